@@ -1,0 +1,10 @@
+//! RobotID's identity profile and the rules every robot certificate must meet.
+//!
+//! This crate owns the format: the `RobotIdentity` extension and its ASN.1
+//! types, robot IDs with their check character, the identity manifest, and
+//! the checks the CA runs on every certificate before release and that an
+//! inspector runs offline. It has no network code and no async runtime.
+
+pub mod identity;
+pub mod oid;
+pub mod robot_id;
