@@ -5,6 +5,10 @@
 //! the checks the CA runs on every certificate before release and that an
 //! inspector runs offline. It has no network code and no async runtime.
 
+pub mod chain;
 pub mod identity;
+pub mod manifest;
 pub mod oid;
+pub mod parameters;
+pub mod profile;
 pub mod robot_id;

@@ -41,7 +41,7 @@ impl Limits {
     /// `components[i].partNumber`, `.supplier` and `.serial`.
     pub const COMPONENT_TEXT: Limits = Limits::new(1, 128);
     /// `components[i].digests`.
-    pub const DIGESTS: Limits = Limits::new(1, 4);
+    pub const DIGESTS: Limits = Limits::new(1, 16);
 
     /// Checks `len` of `field` against these limits.
     pub fn check(self, field: impl Fn() -> String, len: usize) -> Result<(), IdentityError> {
@@ -158,7 +158,7 @@ fn validate_components(id: &RobotIdentity) -> Result<(), IdentityError> {
             )?;
         }
         Limits::DIGESTS.check(|| format!("components[{i}].digests"), c.digests.len())?;
-        let mut algorithms = HashSet::new();
+        let mut digests = HashSet::new();
         for (j, d) in c.digests.iter().enumerate() {
             if d.value.len() != d.algorithm.len() {
                 return Err(invalid(
@@ -171,10 +171,10 @@ fn validate_components(id: &RobotIdentity) -> Result<(), IdentityError> {
                     ),
                 ));
             }
-            if !algorithms.insert(d.algorithm) {
+            if !digests.insert(d) {
                 return Err(invalid(
-                    format!("components[{i}].digests[{j}].hashAlg"),
-                    format!("{} appears more than once", d.algorithm.name()),
+                    format!("components[{i}].digests[{j}]"),
+                    format!("{d} appears more than once"),
                 ));
             }
         }

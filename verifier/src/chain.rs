@@ -1,0 +1,89 @@
+//! Path validation to a trust anchor, by rustls-webpki, for the robot
+//! identity key purpose (checked along the whole path).
+
+use rustls_pki_types::{CertificateDer, UnixTime};
+use webpki::{EndEntityCert, KeyUsage, anchor_from_trusted_cert};
+
+use crate::oid;
+
+/// Signature algorithms accepted anywhere on a path: ECDSA with matching
+/// digests and Ed25519. RSA is not part of the profile.
+pub static SIGNATURE_ALGORITHMS: &[&dyn rustls_pki_types::SignatureVerificationAlgorithm] = &[
+    webpki::ring::ECDSA_P256_SHA256,
+    webpki::ring::ECDSA_P384_SHA384,
+    webpki::ring::ED25519,
+];
+
+static ROBOT_IDENTITY: const_oid::ObjectIdentifier = oid::ID_KP_ROBOT_IDENTITY;
+static MANUFACTURER_ENROLLMENT: const_oid::ObjectIdentifier = oid::ID_KP_MANUFACTURER_ENROLLMENT;
+
+/// The key purpose a path is validated for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A robot's identity certificate.
+    RobotIdentity,
+    /// A manufacturer's enrollment client certificate.
+    ManufacturerEnrollment,
+}
+
+impl Purpose {
+    fn key_usage(self) -> KeyUsage {
+        match self {
+            Self::RobotIdentity => KeyUsage::required(oid::der_content(&ROBOT_IDENTITY)),
+            Self::ManufacturerEnrollment => {
+                KeyUsage::required(oid::der_content(&MANUFACTURER_ENROLLMENT))
+            }
+        }
+    }
+}
+
+/// Why no valid path was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// A trust anchor certificate is unusable.
+    #[error("trust anchor {index}: {error}")]
+    Anchor {
+        /// Position among the anchors given.
+        index: usize,
+        /// webpki's reason.
+        error: webpki::Error,
+    },
+    /// The end-entity certificate cannot be parsed.
+    #[error("certificate cannot be parsed for path validation: {0}")]
+    Parse(webpki::Error),
+    /// No path to an anchor is valid at the time given.
+    #[error("no valid path to a trust anchor: {0}")]
+    Path(webpki::Error),
+}
+
+/// Validates `cert` through `intermediates` to one of `anchors` at `time`
+/// (seconds since the Unix epoch) for `purpose`.
+pub fn verify_path(
+    cert: &[u8],
+    intermediates: &[CertificateDer<'_>],
+    anchors: &[CertificateDer<'_>],
+    time: u64,
+    purpose: Purpose,
+) -> Result<(), ChainError> {
+    let anchors = anchors
+        .iter()
+        .enumerate()
+        .map(|(index, a)| {
+            anchor_from_trusted_cert(a).map_err(|error| ChainError::Anchor { index, error })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let der = CertificateDer::from(cert);
+    let ee = EndEntityCert::try_from(&der).map_err(ChainError::Parse)?;
+    ee.verify_for_usage(
+        SIGNATURE_ALGORITHMS,
+        &anchors,
+        intermediates,
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(time)),
+        purpose.key_usage(),
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(ChainError::Path)
+}
