@@ -12,3 +12,4 @@ pub mod oid;
 pub mod parameters;
 pub mod profile;
 pub mod robot_id;
+pub mod rules;

@@ -130,7 +130,7 @@ pub const MIN_SERIAL_BYTES: usize = 8;
 /// Checks `der` against every rule of the robot certificate profile.
 pub fn check_robot_certificate(der: &[u8]) -> Result<RobotCertificate, ProfileError> {
     let cert = match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => cert,
+        Ok(([], cert)) => cert,
         Ok((rest, _)) => {
             return Err(one(
                 "x509.der",

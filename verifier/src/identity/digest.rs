@@ -38,7 +38,7 @@ impl DigestAlgorithm {
     }
 
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
@@ -112,11 +112,11 @@ impl FromStr for ComponentDigest {
             })?;
         let value = hex::decode(hex_value)
             .map_err(|e| invalid(format!("{name} value is not hexadecimal: {e}")))?;
-        if value.len() != algorithm.len() {
+        if value.len() != algorithm.output_len() {
             return Err(invalid(format!(
                 "{name} digest has {} bytes, must have {}",
                 value.len(),
-                algorithm.len()
+                algorithm.output_len()
             )));
         }
         Ok(ComponentDigest { algorithm, value })

@@ -160,14 +160,14 @@ fn validate_components(id: &RobotIdentity) -> Result<(), IdentityError> {
         Limits::DIGESTS.check(|| format!("components[{i}].digests"), c.digests.len())?;
         let mut digests = HashSet::new();
         for (j, d) in c.digests.iter().enumerate() {
-            if d.value.len() != d.algorithm.len() {
+            if d.value.len() != d.algorithm.output_len() {
                 return Err(invalid(
                     format!("components[{i}].digests[{j}].digest"),
                     format!(
                         "{} bytes for {}, which needs {}",
                         d.value.len(),
                         d.algorithm.name(),
-                        d.algorithm.len()
+                        d.algorithm.output_len()
                     ),
                 ));
             }

@@ -9,7 +9,7 @@ use super::*;
 fn digest(alg: DigestAlgorithm, fill: u8) -> ComponentDigest {
     ComponentDigest {
         algorithm: alg,
-        value: vec![fill; alg.len()],
+        value: vec![fill; alg.output_len()],
     }
 }
 
@@ -25,7 +25,7 @@ fn component(kind: &str, serial: &str, digests: Vec<ComponentDigest>) -> KeyComp
 
 fn minimal() -> RobotIdentity {
     RobotIdentity {
-        robot_id: "UBX-WK5-00001234-K".into(),
+        robot_id: "UBX-WK5-00001234-I".into(),
         manufacturer: Manufacturer {
             code: "UBX".into(),
             name: "Example Robotics Ltd".into(),

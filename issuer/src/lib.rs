@@ -1,0 +1,23 @@
+//! RobotID's CA core, the part the server calls to issue a certificate.
+//!
+//! The roles are separate modules, as in Let's Encrypt's Boulder:
+//! - [`csr`] takes a PKCS#10 request and checks its signature (proof of
+//!   possession) and its `RobotIdentity`;
+//! - [`vetting`] is the registration authority's judgement: it checks the
+//!   request against registry facts and is the only way to make a
+//!   [`vetting::VettedRequest`];
+//! - [`signer`] builds the certificate from vetted data only, lints a
+//!   precertificate signed with a throwaway key, and signs the real one by
+//!   redeeming a single-use token; it is the one place that touches CA keys;
+//! - [`ceremony`] creates the CA (root, issuing CA, OCSP signer);
+//! - [`keys`] writes and reads key files.
+
+pub mod ceremony;
+pub mod csr;
+pub mod keys;
+pub mod signer;
+pub mod vetting;
+
+mod extensions;
+mod lint;
+mod template;

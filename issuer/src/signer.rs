@@ -1,0 +1,350 @@
+//! The signer: the one place that uses the issuing CA's key.
+//!
+//! Issuance is two steps, as in Boulder. [`Signer::prepare`] builds the
+//! certificate from a [`VettedRequest`], signs it with a throwaway key that
+//! presents the CA's public key (so the to-be-signed bytes are exactly those
+//! of the final certificate), lints the result and returns a
+//! [`PreparedCertificate`]: a single-use token (it cannot be cloned, and
+//! issuing consumes it). The caller records the serial durably, then calls
+//! [`Signer::issue`], which signs the same parameters with the real key,
+//! checks the to-be-signed bytes are unchanged, and runs the verifier's
+//! profile and path checks on the result before releasing it.
+
+use rcgen::{CertificateParams, Issuer, KeyPair, PublicKeyData, SigningKey};
+use robotid_verifier::chain::{self, Purpose};
+use robotid_verifier::identity::IdentityError;
+use robotid_verifier::profile::{self, Violation};
+use rustls_pki_types::CertificateDer;
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::extensions::ExtensionError;
+use crate::template::{self, PublicUrls};
+use crate::vetting::VettedRequest;
+
+/// Why a certificate was not issued. Nothing was signed with the CA key
+/// unless the variant says so.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The issuing CA certificate is unusable.
+    #[error("issuing CA certificate: {0}")]
+    IssuerCertificate(String),
+    /// The issuing CA key does not match its certificate or is unsupported.
+    #[error("issuing CA key: {0}")]
+    IssuerKey(String),
+    /// The identity cannot be encoded.
+    #[error("RobotIdentity: {0}")]
+    Identity(#[from] IdentityError),
+    /// An extension cannot be encoded.
+    #[error(transparent)]
+    Extension(#[from] ExtensionError),
+    /// The requested validity does not fit under the issuing CA's.
+    #[error(
+        "validity: a certificate from {not_before} to {not_after} would outlive the issuing CA (until {issuer_not_after})"
+    )]
+    Validity {
+        /// Requested start.
+        not_before: OffsetDateTime,
+        /// Requested end.
+        not_after: OffsetDateTime,
+        /// The issuing CA's notAfter.
+        issuer_not_after: OffsetDateTime,
+    },
+    /// The precertificate broke profile rules; nothing was signed.
+    #[error("precertificate lint failed: {}", join(.0))]
+    Lint(Vec<Violation>),
+    /// The token was prepared by another issuer.
+    #[error("token was prepared by issuer {prepared_by}, not {issuer}")]
+    WrongIssuer {
+        /// Who prepared it.
+        prepared_by: String,
+        /// Who was asked to issue.
+        issuer: String,
+    },
+    /// The signed certificate differs from the linted one or fails the
+    /// verifier; it was signed but must not be released.
+    #[error("signed certificate failed the final check and is withheld: {0}")]
+    FinalCheck(String),
+    /// rcgen or the random source failed.
+    #[error("signing failed: {0}")]
+    Crypto(String),
+}
+
+fn join(v: &[Violation]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Signs with a throwaway key while presenting the CA's public key, so the
+/// precertificate's to-be-signed bytes (AKI included) equal the final ones.
+struct LintKey {
+    ca_public_key: Vec<u8>,
+    algorithm: &'static rcgen::SignatureAlgorithm,
+    throwaway: KeyPair,
+}
+
+impl PublicKeyData for LintKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.ca_public_key
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.algorithm
+    }
+}
+
+impl SigningKey for LintKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.throwaway.sign(msg)
+    }
+}
+
+/// Issuance settings.
+#[derive(Clone, Debug)]
+pub struct SignerConfig {
+    /// The CA's public base URL, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    /// Lifetime of robot certificates.
+    pub validity: Duration,
+    /// How far notBefore is set back, for robots with slightly slow clocks.
+    pub backdate: Duration,
+}
+
+impl SignerConfig {
+    /// Ten-year robot certificates, backdated one minute.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into(),
+            validity: Duration::days(3652),
+            backdate: Duration::minutes(1),
+        }
+    }
+}
+
+/// The issuing CA, ready to sign robot certificates.
+pub struct Signer<K: SigningKey> {
+    issuer_der: Vec<u8>,
+    issuer: Issuer<'static, K>,
+    lint_issuer: Issuer<'static, LintKey>,
+    anchors: Vec<CertificateDer<'static>>,
+    issuer_id: String,
+    urls: PublicUrls,
+    issuer_not_before: OffsetDateTime,
+    issuer_not_after: OffsetDateTime,
+    config: SignerConfig,
+}
+
+/// A linted precertificate's parameters: the single-use token
+/// [`Signer::issue`] redeems.
+#[must_use = "a prepared certificate must be issued or dropped"]
+pub struct PreparedCertificate {
+    issuer_id: String,
+    params: CertificateParams,
+    subject_key: rcgen::SubjectPublicKeyInfo,
+    tbs: Vec<u8>,
+    serial: Vec<u8>,
+    robot_id: String,
+    not_after: OffsetDateTime,
+}
+
+impl PreparedCertificate {
+    /// The serial, to be recorded before signing.
+    pub fn serial(&self) -> &[u8] {
+        &self.serial
+    }
+    /// The robot ID.
+    pub fn robot_id(&self) -> &str {
+        &self.robot_id
+    }
+    /// notBefore.
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.params.not_before
+    }
+    /// notAfter.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+}
+
+/// A released certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// Its serial.
+    pub serial: Vec<u8>,
+    /// The chain above it, issuing CA first, without the trust anchor.
+    pub chain: Vec<Vec<u8>>,
+}
+
+impl<K: SigningKey> Signer<K> {
+    /// A signer for the issuing CA `issuer_der` with key `key`; `anchors`
+    /// are the trust anchors every issued certificate must chain to.
+    pub fn new(
+        issuer_der: Vec<u8>,
+        key: K,
+        anchors: Vec<Vec<u8>>,
+        config: SignerConfig,
+    ) -> Result<Self, IssueError> {
+        let (_, cert) = X509Certificate::from_der(&issuer_der)
+            .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
+        if cert.public_key().subject_public_key.data.as_ref() != key.der_bytes() {
+            return Err(IssueError::IssuerKey(
+                "the key does not belong to the issuing CA certificate".into(),
+            ));
+        }
+        let issuer_id = issuer_id(&cert)?;
+        let time_of = |t: &x509_parser::time::ASN1Time| {
+            OffsetDateTime::from_unix_timestamp(t.timestamp())
+                .map_err(|e| IssueError::IssuerCertificate(e.to_string()))
+        };
+        let issuer_not_before = time_of(&cert.validity().not_before)?;
+        let issuer_not_after = time_of(&cert.validity().not_after)?;
+        let algorithm = key.algorithm();
+        let throwaway =
+            KeyPair::generate_for(algorithm).map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let lint_key = LintKey {
+            ca_public_key: key.der_bytes().to_vec(),
+            algorithm,
+            throwaway,
+        };
+        let ca_der = CertificateDer::from(issuer_der.as_slice());
+        let issuer = Issuer::from_ca_cert_der(&ca_der, key)
+            .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
+        let lint_issuer = Issuer::from_ca_cert_der(&ca_der, lint_key)
+            .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
+        Ok(Self {
+            urls: PublicUrls::new(&config.public_url, &issuer_id),
+            issuer_der,
+            issuer,
+            lint_issuer,
+            anchors: anchors.into_iter().map(CertificateDer::from).collect(),
+            issuer_id,
+            issuer_not_before,
+            issuer_not_after,
+            config,
+        })
+    }
+
+    /// The issuer's id, used in its CRL and certificate URLs.
+    pub fn issuer_id(&self) -> &str {
+        &self.issuer_id
+    }
+
+    /// The issuing CA certificate, DER.
+    pub fn issuer_der(&self) -> &[u8] {
+        &self.issuer_der
+    }
+
+    /// The URLs certificates from this issuer carry.
+    pub fn urls(&self) -> &PublicUrls {
+        &self.urls
+    }
+
+    /// Builds and lints the certificate for `vetted`, valid from `now`.
+    pub fn prepare(
+        &self,
+        vetted: &VettedRequest,
+        now: OffsetDateTime,
+    ) -> Result<PreparedCertificate, IssueError> {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let not_before = (now - self.config.backdate).max(self.issuer_not_before);
+        let not_after = not_before + self.config.validity;
+        if not_after > self.issuer_not_after {
+            return Err(IssueError::Validity {
+                not_before,
+                not_after,
+                issuer_not_after: self.issuer_not_after,
+            });
+        }
+        let serial = template::random_serial().map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let encoded = vetted.identity().to_der()?;
+        let params = template::robot(
+            vetted.identity(),
+            encoded,
+            &serial,
+            not_before,
+            not_after,
+            &self.urls,
+        )?;
+        let subject_key = rcgen::SubjectPublicKeyInfo::from_der(vetted.spki_der())
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let precert = params
+            .signed_by(&subject_key, &self.lint_issuer)
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let (_, issuer) = X509Certificate::from_der(&self.issuer_der)
+            .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
+        let violations = crate::lint::lint(precert.der(), &issuer, vetted);
+        if !violations.is_empty() {
+            return Err(IssueError::Lint(violations));
+        }
+        Ok(PreparedCertificate {
+            issuer_id: self.issuer_id.clone(),
+            tbs: tbs_of(precert.der()).map_err(IssueError::FinalCheck)?,
+            params,
+            subject_key,
+            serial,
+            robot_id: vetted.robot_id().as_str().to_owned(),
+            not_after,
+        })
+    }
+
+    /// Signs a prepared certificate with the CA key, consuming the token.
+    pub fn issue(&self, prepared: PreparedCertificate) -> Result<IssuedCertificate, IssueError> {
+        if prepared.issuer_id != self.issuer_id {
+            return Err(IssueError::WrongIssuer {
+                prepared_by: prepared.issuer_id,
+                issuer: self.issuer_id.clone(),
+            });
+        }
+        let cert = prepared
+            .params
+            .signed_by(&prepared.subject_key, &self.issuer)
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let der = cert.der().to_vec();
+        if tbs_of(&der).map_err(IssueError::FinalCheck)? != prepared.tbs {
+            return Err(IssueError::FinalCheck(
+                "to-be-signed bytes differ from the linted precertificate".into(),
+            ));
+        }
+        profile::check_robot_certificate(&der)
+            .map_err(|e| IssueError::FinalCheck(e.to_string()))?;
+        let at = prepared.params.not_before + Duration::minutes(2);
+        let intermediates = [CertificateDer::from(self.issuer_der.as_slice())];
+        chain::verify_path(
+            &der,
+            &intermediates,
+            &self.anchors,
+            u64::try_from(at.unix_timestamp()).unwrap_or(0),
+            Purpose::RobotIdentity,
+        )
+        .map_err(|e| IssueError::FinalCheck(e.to_string()))?;
+        Ok(IssuedCertificate {
+            der,
+            serial: prepared.serial,
+            chain: vec![self.issuer_der.clone()],
+        })
+    }
+}
+
+/// The raw TBSCertificate of `der`.
+fn tbs_of(der: &[u8]) -> Result<Vec<u8>, String> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+    Ok(cert.tbs_certificate.as_ref().to_vec())
+}
+
+/// The issuer's id: the hex of its subjectKeyIdentifier's first eight
+/// bytes, stable for the key and short enough for a URL.
+pub fn issuer_id(cert: &X509Certificate<'_>) -> Result<String, IssueError> {
+    cert.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
+                Some(hex::encode(&k.0[..k.0.len().min(8)]))
+            }
+            _ => None,
+        })
+        .ok_or_else(|| IssueError::IssuerCertificate("no subjectKeyIdentifier".into()))
+}
