@@ -1,5 +1,8 @@
 //! The issuance core end to end: ceremony, CSR, vetting, prepare, issue.
 
+// Test helpers unwrap: a panic with the error is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use robotid_issuer::ceremony::{self, CaConfig};
 use robotid_issuer::csr;
 use robotid_issuer::keys::{self, KeyAlgorithm};
