@@ -15,6 +15,7 @@
 pub mod ceremony;
 pub mod csr;
 pub mod keys;
+pub mod pem;
 pub mod signer;
 pub mod vetting;
 

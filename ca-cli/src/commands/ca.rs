@@ -1,0 +1,40 @@
+//! `robotid ca init`: the CA ceremony.
+
+use robotid_issuer::ceremony::{self, CaConfig, files};
+
+use crate::cli::CaInit;
+use crate::error::CliError;
+
+pub fn init(args: &CaInit) -> Result<(), CliError> {
+    let config = CaConfig {
+        name: args.name.clone(),
+        public_url: args.public_url.clone(),
+    };
+    let paths = ceremony::init(&args.dir, &config)?;
+    println!("CA created in {}", paths.dir.display());
+    println!(
+        "  trust anchor (root CA):   {}",
+        paths.file(files::ROOT_CERT).display()
+    );
+    println!(
+        "  root CA key (move it offline): {}",
+        paths.file(files::ROOT_KEY).display()
+    );
+    println!(
+        "  issuing CA certificate:   {}",
+        paths.file(files::ISSUING_CERT).display()
+    );
+    println!(
+        "  issuing CA key:           {}",
+        paths.file(files::ISSUING_KEY).display()
+    );
+    println!(
+        "  OCSP signer certificate:  {}",
+        paths.file(files::OCSP_CERT).display()
+    );
+    println!(
+        "  chain (issuing + root):   {}",
+        paths.file(files::CHAIN).display()
+    );
+    Ok(())
+}
