@@ -400,3 +400,45 @@ fn existing_csr_is_replaced_only_with_force() {
     forced.push("--force");
     robotid(d, &forced).expect_code(0);
 }
+
+#[test]
+fn the_readme_example_manifest_makes_a_csr_the_example_rules_accept() {
+    let dir = tempdir();
+    let d = dir.path();
+    let example = robotid_tests::repo_root().join("examples/wk5");
+    let manifest = example.join("manifest.toml").display().to_string();
+    robotid(d, &["key", "new", "--out", "robot.key"]).expect_code(0);
+    robotid(
+        d,
+        &[
+            "csr",
+            "new",
+            "--manifest",
+            &manifest,
+            "--key",
+            "robot.key",
+            "--out",
+            "robot.csr",
+        ],
+    )
+    .expect_code(0);
+    let der = robotid_issuer::csr::decode_pem_or_der(&std::fs::read(d.join("robot.csr")).unwrap())
+        .unwrap();
+    let csr = robotid_issuer::csr::verify(&der).unwrap();
+    let rules = robotid_verifier::rules::ModelRules::load(
+        &robotid_tests::repo_root().join("policies/models/example-wk5.toml"),
+    )
+    .unwrap();
+    let manufacturer = robotid_issuer::vetting::ManufacturerRecord {
+        code: "UBX".into(),
+        name: "Example Robotics Ltd".into(),
+        country: "CN".into(),
+        active: true,
+    };
+    let model = robotid_issuer::vetting::ModelRecord {
+        manufacturer_code: "UBX".into(),
+        model: "WK5".into(),
+        rules,
+    };
+    robotid_issuer::vetting::vet(&csr, &manufacturer, Some(&model)).unwrap();
+}

@@ -160,3 +160,22 @@ mod tests {
         assert!(typo.unwrap_err().to_string().contains("component"));
     }
 }
+
+#[cfg(test)]
+mod shipped_policies {
+    use super::*;
+
+    #[test]
+    fn every_shipped_model_rule_file_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/models");
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                ModelRules::load(&path).unwrap();
+                count += 1;
+            }
+        }
+        assert!(count >= 1);
+    }
+}

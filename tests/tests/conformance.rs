@@ -1,0 +1,319 @@
+//! Independent implementations judge what RobotID emits: OpenSSL, Python
+//! `cryptography`'s verifier and pkilint's RFC 5280 linters, on a chain made
+//! by the real `robotid` binary (CA ceremony, key, CSR) and the issuance
+//! core (there is no server yet to submit to).
+//!
+//! In CI (`ROBOTID_REQUIRE_TOOLS=1`) a missing tool fails the test.
+
+// Test code: a panic with the cause is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use robotid_issuer::ceremony;
+use robotid_issuer::signer::{Signer, SignerConfig};
+use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
+use robotid_issuer::{csr, pem};
+use robotid_tests::{repo_root, robotid, run_in, tempdir, tool_available};
+use robotid_verifier::oid;
+use robotid_verifier::rules::ModelRules;
+
+const MANIFEST: &str = r#"robot_id = "UBX-WK5-00001234-I"
+model = "WK5"
+production_date = "2026-11-20"
+
+[parameters]
+height_mm = 1650
+mass_g = 58500
+
+[[components]]
+kind = "main-controller"
+part_number = "MC-9000"
+supplier = "Example Compute Co."
+serial = "MC9-2026-000812"
+digests = ["sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+"#;
+
+const RULES: &str = r#"
+[parameters.height_mm]
+min = 1500
+max = 1800
+[parameters.mass_g]
+min = 40000
+max = 80000
+[components]
+required = ["main-controller"]
+"#;
+
+/// A CA made by `robotid ca init` and a robot certificate for a key of
+/// `alg`, written as PEM files in `dir`: root.pem, issuing.pem, leaf.pem.
+fn chain(dir: &Path, alg: &str) -> PathBuf {
+    robotid(dir, &["ca", "init", "--dir", "ca", "--name", "Conformance"]).expect_code(0);
+    std::fs::write(dir.join("manifest.toml"), MANIFEST).unwrap();
+    robotid(dir, &["key", "new", "--alg", alg, "--out", "robot.key"]).expect_code(0);
+    robotid(
+        dir,
+        &[
+            "csr",
+            "new",
+            "--manifest",
+            "manifest.toml",
+            "--key",
+            "robot.key",
+            "--out",
+            "robot.csr",
+        ],
+    )
+    .expect_code(0);
+
+    let ca = ceremony::load(&dir.join("ca")).unwrap();
+    let signer = Signer::new(
+        ca.issuing_der.clone(),
+        ca.issuing_key,
+        vec![ca.root_der.clone()],
+        SignerConfig::new(ca.config.public_url),
+    )
+    .unwrap();
+    let request = csr::verify(
+        &csr::decode_pem_or_der(&std::fs::read(dir.join("robot.csr")).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let manufacturer = ManufacturerRecord {
+        code: "UBX".into(),
+        name: "Example Robotics Ltd".into(),
+        country: "CN".into(),
+        active: true,
+    };
+    let model = ModelRecord {
+        manufacturer_code: "UBX".into(),
+        model: "WK5".into(),
+        rules: ModelRules::from_toml(RULES, "rules").unwrap(),
+    };
+    let vetted = vetting::vet(&request, &manufacturer, Some(&model)).unwrap();
+    let prepared = signer.prepare(&vetted, time_now()).unwrap();
+    let issued = signer.issue(prepared).unwrap();
+    std::fs::write(
+        dir.join("root.pem"),
+        pem::encode("CERTIFICATE", &ca.root_der),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("issuing.pem"),
+        pem::encode("CERTIFICATE", &ca.issuing_der),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("leaf.pem"),
+        pem::encode("CERTIFICATE", &issued.der),
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn conformance_script(name: &str) -> String {
+    repo_root()
+        .join("tests/conformance")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn openssl_verifies_root_issuing_robot_strictly_for_client_auth() {
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    for alg in ["p256", "p384", "ed25519"] {
+        let dir = tempdir();
+        let d = chain(dir.path(), alg);
+        let out = run_in(
+            &d,
+            "openssl",
+            &[
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslclient",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "issuing.pem",
+                "leaf.pem",
+            ],
+        )
+        .expect_code(0);
+        assert!(
+            out.stdout.contains("leaf.pem: OK"),
+            "{alg}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        // The delegated OCSP signer chains too, for OCSP signing.
+        let out = run_in(
+            &d,
+            "openssl",
+            &[
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "ocsphelper",
+                "-CAfile",
+                "ca/root-ca.pem",
+                "-untrusted",
+                "ca/issuing-ca.pem",
+                "ca/ocsp-signer.pem",
+            ],
+        );
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    }
+}
+
+#[test]
+fn openssl_rejects_a_robot_under_another_root() {
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    let (a, b) = (tempdir(), tempdir());
+    chain(a.path(), "p256");
+    chain(b.path(), "p256");
+    let other_root = b.path().join("root.pem").display().to_string();
+    let out = run_in(
+        a.path(),
+        "openssl",
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslclient",
+            "-CAfile",
+            &other_root,
+            "-untrusted",
+            "issuing.pem",
+            "leaf.pem",
+        ],
+    );
+    assert_ne!(out.code, 0, "{}", out.stdout);
+}
+
+#[test]
+fn python_cryptography_client_verifier_accepts_the_chain() {
+    if !tool_available("python3", &["-c", "import cryptography.x509.verification"]) {
+        return;
+    }
+    for alg in ["p256", "p384", "ed25519"] {
+        let dir = tempdir();
+        let d = chain(dir.path(), alg);
+        let robot_eku = oid::ID_KP_ROBOT_IDENTITY.to_string();
+        let out = run_in(
+            &d,
+            "python3",
+            &[
+                &conformance_script("check_chain.py"),
+                "--root",
+                "root.pem",
+                "--issuing",
+                "issuing.pem",
+                "--leaf",
+                "leaf.pem",
+                "--eku",
+                &robot_eku,
+                "--eku",
+                "1.3.6.1.5.5.7.3.2",
+            ],
+        );
+        assert_eq!(out.code, 0, "{alg}: {}{}", out.stdout, out.stderr);
+    }
+}
+
+#[test]
+fn python_cryptography_rejects_a_robot_under_another_root() {
+    if !tool_available("python3", &["-c", "import cryptography.x509.verification"]) {
+        return;
+    }
+    let (a, b) = (tempdir(), tempdir());
+    chain(a.path(), "p256");
+    chain(b.path(), "p256");
+    let other_root = b.path().join("root.pem").display().to_string();
+    let out = run_in(
+        a.path(),
+        "python3",
+        &[
+            &conformance_script("check_chain.py"),
+            "--root",
+            &other_root,
+            "--issuing",
+            "issuing.pem",
+            "--leaf",
+            "leaf.pem",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+}
+
+/// pkilint's `pkix.invalid_uri_syntax` is a known false positive on `urn:`
+/// URIs (our SAN); it is allowed by that name and nothing else.
+const ALLOWED: [&str; 2] = ["--allow", "pkix.invalid_uri_syntax"];
+
+#[test]
+fn pkilint_finds_no_error_in_any_certificate_or_link() {
+    if !tool_available("python3", &["-c", "import pkilint"]) {
+        return;
+    }
+    let dir = tempdir();
+    let d = chain(dir.path(), "p256");
+    let lint = conformance_script("lint.py");
+    let check = |args: &[&str]| {
+        let mut full = vec![lint.as_str()];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&ALLOWED);
+        let out = run_in(&d, "python3", &full);
+        assert_eq!(
+            out.code, 0,
+            "pkilint {args:?}:\n{}{}",
+            out.stdout, out.stderr
+        );
+    };
+    for cert in ["leaf.pem", "issuing.pem", "root.pem", "ca/ocsp-signer.pem"] {
+        check(&["cert", cert]);
+    }
+    check(&["chain", "issuing.pem", "leaf.pem"]);
+    check(&["chain", "root.pem", "issuing.pem"]);
+    check(&["chain", "issuing.pem", "ca/ocsp-signer.pem"]);
+}
+
+#[test]
+fn openssl_reads_subject_san_aia_and_policy() {
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    let dir = tempdir();
+    let d = chain(dir.path(), "p256");
+    let text = run_in(
+        &d,
+        "openssl",
+        &["x509", "-in", "leaf.pem", "-noout", "-text"],
+    )
+    .expect_code(0)
+    .stdout;
+    assert!(
+        text.contains("URI:urn:robotid:UBX-WK5-00001234-I"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CA Issuers - URI:http://127.0.0.1:8080/ca/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("OCSP - URI:http://127.0.0.1:8080/ocsp"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&oid::ID_CP_MARKET_ENTRY_V1.to_string()),
+        "{text}"
+    );
+    assert!(text.contains("Subject: C = CN, O = Example Robotics Ltd, serialNumber = UBX-WK5-00001234-I, CN = UBX-WK5-00001234-I"), "{text}");
+}
