@@ -256,6 +256,7 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         ExtendedKeyUsagePurpose::Other(oid::arcs_u64(&oid::ID_KP_ROBOT_IDENTITY)),
         ExtendedKeyUsagePurpose::Other(oid::arcs_u64(&oid::ID_KP_MANUFACTURER_ENROLLMENT)),
         ExtendedKeyUsagePurpose::ClientAuth,
+        ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::OcspSigning,
     ];
     issuing.use_authority_key_identifier_extension = true;

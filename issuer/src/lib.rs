@@ -13,6 +13,7 @@
 //! - [`keys`] writes and reads key files.
 
 pub mod ceremony;
+pub mod credentials;
 pub mod csr;
 pub mod keys;
 pub mod pem;

@@ -329,6 +329,37 @@ impl<K: SigningKey> Signer<K> {
     }
 }
 
+impl<K: SigningKey> Signer<K> {
+    /// Issues a credential of `kind` for the public key `spki_der`, from
+    /// this CA's own template for that kind. `ca_name` goes in the subject.
+    pub fn issue_credential(
+        &self,
+        kind: &crate::credentials::CredentialKind,
+        ca_name: &str,
+        spki_der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, IssueError> {
+        let mut params = crate::credentials::params(kind, ca_name, now).map_err(IssueError::Crypto)?;
+        params.not_before = params.not_before.max(self.issuer_not_before);
+        params.not_after = params.not_after.min(self.issuer_not_after);
+        let serial = params
+            .serial_number
+            .as_ref()
+            .map(|s| s.to_bytes())
+            .unwrap_or_default();
+        let subject_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let cert = params
+            .signed_by(&subject_key, &self.issuer)
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        Ok(IssuedCertificate {
+            der: cert.der().to_vec(),
+            serial,
+            chain: vec![self.issuer_der.clone()],
+        })
+    }
+}
+
 /// The raw TBSCertificate of `der`.
 fn tbs_of(der: &[u8]) -> Result<Vec<u8>, String> {
     let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
