@@ -339,7 +339,8 @@ impl<K: SigningKey> Signer<K> {
         spki_der: &[u8],
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, IssueError> {
-        let mut params = crate::credentials::params(kind, ca_name, now).map_err(IssueError::Crypto)?;
+        let mut params =
+            crate::credentials::params(kind, ca_name, now).map_err(IssueError::Crypto)?;
         params.not_before = params.not_before.max(self.issuer_not_before);
         params.not_after = params.not_after.min(self.issuer_not_after);
         let serial = params
