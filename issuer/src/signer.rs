@@ -7,13 +7,14 @@
 //! [`PreparedCertificate`]: a single-use token (it cannot be cloned, and
 //! issuing consumes it). The caller records the serial durably, then calls
 //! [`Signer::issue`], which signs the same parameters with the real key,
-//! checks the to-be-signed bytes are unchanged, and runs the verifier's
-//! profile and path checks on the result before releasing it.
+//! checks the to-be-signed bytes are unchanged and that the signature
+//! verifies with the issuing CA's key, before releasing it. The issuing CA
+//! itself is checked against the trust anchors once, when the signer is
+//! made.
 
 use rcgen::{CertificateParams, Issuer, KeyPair, PublicKeyData, SigningKey};
-use robotid_verifier::chain::{self, Purpose};
 use robotid_verifier::identity::IdentityError;
-use robotid_verifier::profile::{self, Violation};
+use robotid_verifier::profile::Violation;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -128,7 +129,6 @@ pub struct Signer<K: SigningKey> {
     issuer_der: Vec<u8>,
     issuer: Issuer<'static, K>,
     lint_issuer: Issuer<'static, LintKey>,
-    anchors: Vec<CertificateDer<'static>>,
     issuer_id: String,
     urls: PublicUrls,
     issuer_not_before: OffsetDateTime,
@@ -195,6 +195,14 @@ impl<K: SigningKey> Signer<K> {
                 "the key does not belong to the issuing CA certificate".into(),
             ));
         }
+        if !anchors
+            .iter()
+            .any(|a| verify_signed_by(&issuer_der, a).is_ok())
+        {
+            return Err(IssueError::IssuerCertificate(
+                "the issuing CA is not signed by any of the trust anchors".into(),
+            ));
+        }
         let issuer_id = issuer_id(&cert)?;
         let time_of = |t: &x509_parser::time::ASN1Time| {
             OffsetDateTime::from_unix_timestamp(t.timestamp())
@@ -220,7 +228,6 @@ impl<K: SigningKey> Signer<K> {
             issuer_der,
             issuer,
             lint_issuer,
-            anchors: anchors.into_iter().map(CertificateDer::from).collect(),
             issuer_id,
             issuer_not_before,
             issuer_not_after,
@@ -309,18 +316,9 @@ impl<K: SigningKey> Signer<K> {
                 "to-be-signed bytes differ from the linted precertificate".into(),
             ));
         }
-        profile::check_robot_certificate(&der)
-            .map_err(|e| IssueError::FinalCheck(e.to_string()))?;
-        let at = prepared.params.not_before + Duration::minutes(2);
-        let intermediates = [CertificateDer::from(self.issuer_der.as_slice())];
-        chain::verify_path(
-            &der,
-            &intermediates,
-            &self.anchors,
-            u64::try_from(at.unix_timestamp()).unwrap_or(0),
-            Purpose::RobotIdentity,
-        )
-        .map_err(|e| IssueError::FinalCheck(e.to_string()))?;
+        // The to-be-signed bytes are those the profile lints passed; what is
+        // left to prove is that the signature is the issuing CA's.
+        verify_signed_by(&der, &self.issuer_der).map_err(IssueError::FinalCheck)?;
         Ok(IssuedCertificate {
             der,
             serial: prepared.serial,
@@ -359,6 +357,14 @@ impl<K: SigningKey> Signer<K> {
             chain: vec![self.issuer_der.clone()],
         })
     }
+}
+
+/// Checks that `der` carries a valid signature by the key of `issuer_der`.
+fn verify_signed_by(der: &[u8], issuer_der: &[u8]) -> Result<(), String> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+    let (_, issuer) = X509Certificate::from_der(issuer_der).map_err(|e| e.to_string())?;
+    cert.verify_signature(Some(issuer.public_key()))
+        .map_err(|e| format!("signature does not verify with the issuing CA's key: {e}"))
 }
 
 /// The raw TBSCertificate of `der`.

@@ -64,6 +64,7 @@ fn model() -> ModelRecord {
 struct Ca {
     _dir: tempfile::TempDir,
     signer: Signer<rcgen::KeyPair>,
+    root: Vec<u8>,
 }
 
 fn ca() -> Ca {
@@ -78,11 +79,15 @@ fn ca() -> Ca {
     let signer = Signer::new(
         loaded.issuing_der,
         loaded.issuing_key,
-        vec![loaded.root_der],
+        vec![loaded.root_der.clone()],
         SignerConfig::new(config.public_url),
     )
     .unwrap();
-    Ca { _dir: dir, signer }
+    Ca {
+        _dir: dir,
+        signer,
+        root: loaded.root_der,
+    }
 }
 
 #[test]
@@ -112,6 +117,19 @@ fn issues_a_conforming_certificate_for_each_key_algorithm() {
         assert_eq!(robot.serial, serial);
         assert_eq!(robot.key_algorithm, alg);
         assert_eq!(robot.spki_der, request.spki_der);
+        let intermediates = [rustls_pki_types::CertificateDer::from(
+            ca.signer.issuer_der(),
+        )];
+        let anchors = [rustls_pki_types::CertificateDer::from(ca.root.as_slice())];
+        let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+        robotid_verifier::chain::verify_path(
+            &issued.der,
+            &intermediates,
+            &anchors,
+            now,
+            robotid_verifier::chain::Purpose::RobotIdentity,
+        )
+        .unwrap();
     }
 }
 
@@ -297,4 +315,22 @@ fn bad_settings_are_refused_and_nothing_is_written() {
         assert!(ceremony::init(&ca_dir, &config).is_err());
         assert!(!ca_dir.exists());
     }
+}
+
+#[test]
+fn an_issuing_ca_outside_the_anchors_is_refused() {
+    let loaded_dir = tempfile::tempdir().unwrap();
+    let config = CaConfig {
+        name: "Other".into(),
+        public_url: "http://127.0.0.1:8080".into(),
+    };
+    ceremony::init(&loaded_dir.path().join("ca"), &config).unwrap();
+    let other = ceremony::load(&loaded_dir.path().join("ca")).unwrap();
+    let refused = Signer::new(
+        other.issuing_der,
+        other.issuing_key,
+        vec![ca().root],
+        SignerConfig::new("http://x"),
+    );
+    assert!(matches!(refused, Err(IssueError::IssuerCertificate(_))));
 }
