@@ -6,10 +6,17 @@
 //! inspector runs offline. It has no network code and no async runtime.
 
 pub mod chain;
+pub mod challenge;
+pub mod components;
+pub mod crl;
 pub mod identity;
+pub mod input;
+pub mod inspect;
 pub mod manifest;
 pub mod oid;
 pub mod parameters;
+pub mod policy;
 pub mod profile;
+pub mod report;
 pub mod robot_id;
 pub mod rules;

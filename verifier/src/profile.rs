@@ -139,15 +139,53 @@ pub fn check_robot_certificate(der: &[u8]) -> Result<RobotCertificate, ProfileEr
         }
         Err(e) => return Err(one("x509.der", format!("not an X.509 certificate: {e}"))),
     };
+    let analysis = analyse(&cert);
+    match analysis {
+        ProfileAnalysis {
+            violations,
+            identity: Some(identity),
+            robot_id: Some(robot_id),
+            key_algorithm: Some(key_algorithm),
+        } if violations.is_empty() => Ok(RobotCertificate {
+            identity,
+            robot_id,
+            serial: cert.raw_serial().to_vec(),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            key_algorithm,
+            spki_der: cert.public_key().raw.to_vec(),
+        }),
+        ProfileAnalysis { violations, .. } => Err(ProfileError(violations)),
+    }
+}
+
+/// Everything the profile rules found in a parsed certificate, kept even
+/// when some rule is broken, so an inspector can report each rule on its
+/// own and still compare the identity with a policy or measured components.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileAnalysis {
+    /// Every broken rule, in the order checked; empty if the certificate conforms.
+    pub violations: Vec<Violation>,
+    /// The decoded `RobotIdentity`, if present and well formed.
+    pub identity: Option<RobotIdentity>,
+    /// The robot ID, if well formed with a valid check character.
+    pub robot_id: Option<RobotId>,
+    /// The robot's key algorithm, if accepted.
+    pub key_algorithm: Option<KeyAlgorithm>,
+}
+
+/// Applies every rule of the profile to an already parsed certificate; the
+/// same rules, in the same order, as [`check_robot_certificate`].
+pub fn analyse(cert: &X509Certificate<'_>) -> ProfileAnalysis {
     let mut v = Checker::default();
-    let identity = identity(&cert, &mut v);
+    let identity = identity(cert, &mut v);
     let robot_id = identity.as_ref().and_then(|id| robot_id(id, &mut v));
     if let Some(id) = &identity {
-        subject(&cert, id, &mut v);
-        san(&cert, id, &mut v);
+        subject(cert, id, &mut v);
+        san(cert, id, &mut v);
     }
-    structure(&cert, &mut v);
-    extensions(&cert, &mut v);
+    structure(cert, &mut v);
+    extensions(cert, &mut v);
     let key_algorithm = KeyAlgorithm::of_spki(cert.public_key());
     if key_algorithm.is_none() {
         v.fail(
@@ -158,17 +196,11 @@ pub fn check_robot_certificate(der: &[u8]) -> Result<RobotCertificate, ProfileEr
             ),
         );
     }
-    match (v.0.is_empty(), identity, robot_id, key_algorithm) {
-        (true, Some(identity), Some(robot_id), Some(key_algorithm)) => Ok(RobotCertificate {
-            identity,
-            robot_id,
-            serial: cert.raw_serial().to_vec(),
-            not_before: cert.validity().not_before.timestamp(),
-            not_after: cert.validity().not_after.timestamp(),
-            key_algorithm,
-            spki_der: cert.public_key().raw.to_vec(),
-        }),
-        _ => Err(ProfileError(v.0)),
+    ProfileAnalysis {
+        violations: v.0,
+        identity,
+        robot_id,
+        key_algorithm,
     }
 }
 

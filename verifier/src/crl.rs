@@ -1,0 +1,452 @@
+//! Revocation from CRLs the inspector fetched earlier.
+//!
+//! Each CRL is parsed twice, on purpose: rustls-webpki's parser is the
+//! strict one (v2 only, nextUpdate required, no delta or indirect CRLs, no
+//! unknown critical extension, signature algorithm fields must agree) and
+//! keeps the entries in a map by serial; x509-parser gives what webpki does
+//! not keep (thisUpdate, the CRL number, the issuing distribution point's
+//! names and the signed bytes).
+//!
+//! The signature is checked against the key of the issuer that path
+//! validation found, with the profile's three algorithms only, once per
+//! (CRL, issuer key) and then remembered; that is what lets bulk
+//! verification check thousands of robots against one CRL at the cost of a
+//! map lookup each. Which CRLs cover a certificate follows RFC 5280 and
+//! webpki: same issuer name, and an issuing distribution point (if any)
+//! whose scope and names include the certificate's distribution point.
+
+use std::sync::RwLock;
+
+use webpki::{BorrowedCertRevocationList, CertRevocationList, RevocationReason};
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+use x509_parser::oid_registry;
+use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo};
+use x509_parser::revocation_list::CertificateRevocationList;
+
+use crate::profile::KeyAlgorithm;
+use crate::report::{Check, rfc3339};
+
+/// The check's name in reports.
+pub const CHECK: &str = "revocation";
+
+/// A CRL that cannot be used at all (as opposed to one that is well formed
+/// but stale or badly signed, which fails the check for the certificate).
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: not a usable CRL: {reason}")]
+pub struct CrlError {
+    /// The file.
+    pub origin: String,
+    /// Why, from the stricter of the two parsers.
+    pub reason: String,
+}
+
+/// The signature algorithms a CRL may be signed with: those of the
+/// profile, each with its own curve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SignatureAlgorithm {
+    EcdsaSha256,
+    EcdsaSha384,
+    Ed25519,
+}
+
+/// Which certificates a CRL speaks for (its issuing distribution point).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Scope {
+    /// No issuing distribution point: every certificate of the issuer.
+    All,
+    /// Only certificates whose CRL distribution point names one of `uris`
+    /// (or that name none), and of the roles given.
+    Point { uris: Vec<String>, only_ca: bool },
+}
+
+/// One parsed CRL.
+#[derive(Debug)]
+pub struct Crl {
+    origin: String,
+    list: CertRevocationList<'static>,
+    issuer_name: String,
+    this_update: i64,
+    next_update: i64,
+    number: Option<String>,
+    scope: Scope,
+    algorithm: Option<SignatureAlgorithm>,
+    tbs: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl Crl {
+    /// Parses a DER CRL; `origin` (the file) names it in messages.
+    pub fn from_der(der: &[u8], origin: &str) -> Result<Self, CrlError> {
+        let error = |reason: String| CrlError {
+            origin: origin.to_owned(),
+            reason,
+        };
+        let owned = BorrowedCertRevocationList::from_der(der)
+            .and_then(|b| b.to_owned())
+            .map_err(|e| error(format!("{e:?}")))?;
+        let crl = match CertificateRevocationList::from_der(der) {
+            Ok(([], crl)) => crl,
+            Ok((rest, _)) => return Err(error(format!("{} bytes of trailing data", rest.len()))),
+            Err(e) => return Err(error(e.to_string())),
+        };
+        let next_update = crl
+            .next_update()
+            .ok_or_else(|| error("nextUpdate is missing".into()))?;
+        let alg = &crl.signature_algorithm;
+        let algorithm = if alg.parameters.is_some() {
+            // RFC 5758 and RFC 8410: these algorithms take no parameters.
+            None
+        } else if alg.algorithm == oid_registry::OID_SIG_ECDSA_WITH_SHA256 {
+            Some(SignatureAlgorithm::EcdsaSha256)
+        } else if alg.algorithm == oid_registry::OID_SIG_ECDSA_WITH_SHA384 {
+            Some(SignatureAlgorithm::EcdsaSha384)
+        } else if alg.algorithm == oid_registry::OID_SIG_ED25519 {
+            Some(SignatureAlgorithm::Ed25519)
+        } else {
+            None
+        };
+        Ok(Self {
+            origin: origin.to_owned(),
+            list: CertRevocationList::from(owned),
+            issuer_name: crl.issuer().to_string(),
+            this_update: crl.last_update().timestamp(),
+            next_update: next_update.timestamp(),
+            number: crl.crl_number().map(ToString::to_string),
+            scope: scope(&crl),
+            algorithm,
+            tbs: crl.tbs_cert_list.as_ref().to_vec(),
+            signature: crl.signature_value.data.to_vec(),
+        })
+    }
+
+    /// The file it came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The issuer's distinguished name, for messages.
+    pub fn issuer_name(&self) -> &str {
+        &self.issuer_name
+    }
+
+    /// thisUpdate, seconds since the Unix epoch.
+    pub fn this_update(&self) -> i64 {
+        self.this_update
+    }
+
+    /// nextUpdate, seconds since the Unix epoch.
+    pub fn next_update(&self) -> i64 {
+        self.next_update
+    }
+
+    fn covers(&self, leaf: &LeafFacts<'_>) -> bool {
+        if self.list.issuer() != leaf.issuer {
+            return false;
+        }
+        match &self.scope {
+            Scope::All => true,
+            Scope::Point { only_ca: true, .. } => false,
+            Scope::Point { uris, .. } => match leaf.crl_uris {
+                None => true,
+                Some(leaf_uris) => leaf_uris.iter().any(|u| uris.contains(u)),
+            },
+        }
+    }
+
+    /// Whether `issuer_spki_der` (a whole SubjectPublicKeyInfo) signed
+    /// this CRL, with a profile algorithm matching the key's curve.
+    fn verify_signature(&self, issuer_spki_der: &[u8]) -> Result<(), String> {
+        use ring::signature as sig;
+        let spki = match SubjectPublicKeyInfo::from_der(issuer_spki_der) {
+            Ok(([], spki)) => spki,
+            _ => return Err("the issuer's public key cannot be parsed".into()),
+        };
+        let verifier: &dyn sig::VerificationAlgorithm =
+            match (self.algorithm, KeyAlgorithm::of_spki(&spki)) {
+                (Some(SignatureAlgorithm::EcdsaSha256), Some(KeyAlgorithm::P256)) => {
+                    &sig::ECDSA_P256_SHA256_ASN1
+                }
+                (Some(SignatureAlgorithm::EcdsaSha384), Some(KeyAlgorithm::P384)) => {
+                    &sig::ECDSA_P384_SHA384_ASN1
+                }
+                (Some(SignatureAlgorithm::Ed25519), Some(KeyAlgorithm::Ed25519)) => &sig::ED25519,
+                (alg, key) => {
+                    return Err(format!(
+                        "signature algorithm {alg:?} does not fit the issuer's {} key",
+                        key.map_or("unsupported", KeyAlgorithm::name)
+                    ));
+                }
+            };
+        sig::UnparsedPublicKey::new(verifier, &spki.subject_public_key.data)
+            .verify(&self.tbs, &self.signature)
+            .map_err(|_| "the signature does not verify with the issuing CA's public key".into())
+    }
+}
+
+/// The issuing distribution point's names and role restriction. webpki's
+/// parser has already refused the forms RobotID does not support (indirect
+/// CRLs, reason partitions, names relative to the issuer).
+fn scope(crl: &CertificateRevocationList<'_>) -> Scope {
+    for ext in crl.extensions() {
+        if let ParsedExtension::IssuingDistributionPoint(idp) = ext.parsed_extension() {
+            let uris = match &idp.distribution_point {
+                Some(DistributionPointName::FullName(names)) => uris(names),
+                _ => Vec::new(),
+            };
+            return Scope::Point {
+                uris,
+                only_ca: idp.only_contains_ca_certs,
+            };
+        }
+    }
+    Scope::All
+}
+
+fn uris(names: &[GeneralName<'_>]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::URI(u) => Some((*u).to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The URIs of a certificate's CRL distribution points that a CRL's
+/// issuing distribution point can match (full names, no CRL issuer, no
+/// reasons: as webpki), or `None` if it names no distribution point.
+pub fn distribution_point_uris(
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+) -> Option<Vec<String>> {
+    cert.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(dps) => Some(
+                dps.iter()
+                    .filter(|dp| dp.crl_issuer.is_none() && dp.reasons.is_none())
+                    .filter_map(|dp| match &dp.distribution_point {
+                        Some(DistributionPointName::FullName(names)) => Some(uris(names)),
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect(),
+            ),
+            _ => None,
+        })
+}
+
+/// What revocation needs to know of the robot's certificate.
+pub struct LeafFacts<'a> {
+    /// The issuer name as encoded in the certificate (webpki's form: the
+    /// Name's content octets), compared byte for byte with the CRL's.
+    pub issuer: &'a [u8],
+    /// The serial's content octets.
+    pub serial: &'a [u8],
+    /// See [`distribution_point_uris`].
+    pub crl_uris: Option<&'a [String]>,
+}
+
+/// What revocation needs to know of the issuer path validation found.
+pub struct IssuerFacts<'a> {
+    /// Its SubjectPublicKeyInfo, DER.
+    pub spki_der: &'a [u8],
+    /// Its name, for messages.
+    pub name: &'a str,
+    /// Whether its keyUsage allows cRLSign (or it has none).
+    pub crl_sign: bool,
+}
+
+/// The CRLs given, the time and grace they are judged with, and the
+/// signature checks already done.
+pub struct Revocation {
+    crls: Vec<Crl>,
+    at: i64,
+    grace: i64,
+    /// (CRL index, issuer key) pairs whose signature was checked, with the
+    /// result. A CRL's bytes and a key never change, so neither does it.
+    checked: RwLock<Vec<SignatureChecked>>,
+}
+
+/// A CRL's index, an issuer key, and whether that key signed the CRL.
+type SignatureChecked = (usize, Vec<u8>, Result<(), String>);
+
+impl Revocation {
+    /// Judges `crls` at `at` (seconds since the Unix epoch), accepting a CRL
+    /// up to `grace` seconds past its nextUpdate.
+    pub fn new(crls: Vec<Crl>, at: i64, grace: i64) -> Self {
+        Self {
+            crls,
+            at,
+            grace: grace.max(0),
+            checked: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Whether any CRL was given.
+    pub fn is_empty(&self) -> bool {
+        self.crls.is_empty()
+    }
+
+    fn signature_ok(&self, index: usize, crl: &Crl, spki: &[u8]) -> Result<(), String> {
+        if let Ok(done) = self.checked.read()
+            && let Some((_, _, result)) = done.iter().find(|(i, k, _)| *i == index && k == spki)
+        {
+            return result.clone();
+        }
+        let result = crl.verify_signature(spki);
+        if let Ok(mut done) = self.checked.write() {
+            done.push((index, spki.to_vec(), result.clone()));
+        }
+        result
+    }
+
+    /// The revocation check of one certificate whose path was validated.
+    pub fn check(&self, leaf: &LeafFacts<'_>, issuer: &IssuerFacts<'_>) -> Check {
+        if self.crls.is_empty() {
+            return Check::skip(CHECK, "no CRL given (--crl)");
+        }
+        let candidates: Vec<(usize, &Crl)> = self
+            .crls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.covers(leaf))
+            .collect();
+        if candidates.is_empty() {
+            let given = self
+                .crls
+                .iter()
+                .map(|c| format!("{} ({})", c.origin, c.issuer_name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Check::fail(
+                CHECK,
+                "crl_missing",
+                format!(
+                    "status unknown: no CRL given covers this certificate of {}; given: {given}",
+                    issuer.name
+                ),
+            );
+        }
+        // A CRL in the issuer's name that its key did not sign is a forgery
+        // or a mix-up; either way it must not be trusted, nor ignored.
+        for (index, crl) in &candidates {
+            if let Err(why) = self.signature_ok(*index, crl, issuer.spki_der) {
+                return Check::fail(
+                    CHECK,
+                    "crl_signature",
+                    format!(
+                        "CRL {} names {} as issuer but is not signed by its key: {why}",
+                        crl.origin, issuer.name
+                    ),
+                );
+            }
+        }
+        if !issuer.crl_sign {
+            return Check::fail(
+                CHECK,
+                "crl_signer",
+                format!("{} may not sign CRLs (keyUsage lacks cRLSign)", issuer.name),
+            );
+        }
+        let Some(&(_, crl)) = candidates.iter().max_by_key(|(_, c)| c.this_update) else {
+            return Check::fail(CHECK, "crl_missing", "no CRL covers this certificate");
+        };
+        self.status(crl, leaf)
+    }
+
+    fn status(&self, crl: &Crl, leaf: &LeafFacts<'_>) -> Check {
+        let which = format!(
+            "CRL {}{} of {} (thisUpdate {}, nextUpdate {})",
+            crl.origin,
+            crl.number
+                .as_ref()
+                .map(|n| format!(" number {n}"))
+                .unwrap_or_default(),
+            crl.issuer_name,
+            rfc3339(crl.this_update),
+            rfc3339(crl.next_update)
+        );
+        if crl.this_update > self.at {
+            return Check::fail(
+                CHECK,
+                "crl_not_yet_valid",
+                format!(
+                    "{which} was issued after the time checked ({})",
+                    rfc3339(self.at)
+                ),
+            );
+        }
+        let mut grace_note = String::new();
+        if self.at >= crl.next_update {
+            let late = self.at - crl.next_update;
+            if late >= self.grace {
+                return Check::fail(
+                    CHECK,
+                    "stale_crl",
+                    format!(
+                        "stale: {which} is {} past its nextUpdate; grace allowed {}",
+                        duration(late),
+                        duration(self.grace)
+                    ),
+                );
+            }
+            grace_note = format!(
+                "; {} past nextUpdate, within the policy's grace of {}",
+                duration(late),
+                duration(self.grace)
+            );
+        }
+        match crl.list.find_serial(leaf.serial) {
+            Err(e) => Check::fail(
+                CHECK,
+                "crl_malformed",
+                format!("{which} has a malformed entry: {e:?}"),
+            ),
+            Ok(None) => Check::pass(CHECK, format!("not revoked per {which}{grace_note}")),
+            Ok(Some(entry)) => {
+                let since = rfc3339(entry.revocation_date.as_secs().try_into().unwrap_or(0));
+                match entry.reason_code {
+                    Some(RevocationReason::CertificateHold) => Check::fail(
+                        CHECK,
+                        "on_hold",
+                        format!("on hold (certificateHold) since {since} per {which}"),
+                    ),
+                    reason => Check::fail(
+                        CHECK,
+                        "revoked",
+                        format!(
+                            "revoked ({}) on {since} per {which}",
+                            reason_name(reason.unwrap_or(RevocationReason::Unspecified))
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// RFC 5280's name of a revocation reason.
+pub fn reason_name(reason: RevocationReason) -> &'static str {
+    match reason {
+        RevocationReason::Unspecified => "unspecified",
+        RevocationReason::KeyCompromise => "keyCompromise",
+        RevocationReason::CaCompromise => "cACompromise",
+        RevocationReason::AffiliationChanged => "affiliationChanged",
+        RevocationReason::Superseded => "superseded",
+        RevocationReason::CessationOfOperation => "cessationOfOperation",
+        RevocationReason::CertificateHold => "certificateHold",
+        RevocationReason::RemoveFromCrl => "removeFromCRL",
+        RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
+        RevocationReason::AaCompromise => "aACompromise",
+    }
+}
+
+/// A duration in seconds, as an inspector reads it.
+fn duration(seconds: i64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 && s > 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s >= 3_600 => format!("{}h{:02}m", s / 3_600, (s % 3_600) / 60),
+        s => format!("{s}s"),
+    }
+}
