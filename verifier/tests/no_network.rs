@@ -1,0 +1,78 @@
+//! The verifier runs on an inspector's offline laptop and must not link any
+//! network code or async runtime: this checks its whole normal dependency
+//! tree (library and `robotid-verify`) with `cargo tree`.
+
+// Test code: a panic with the cause is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+/// Crates that open sockets, speak a network protocol or run async tasks.
+const FORBIDDEN: &[&str] = &[
+    "tokio",
+    "mio",
+    "hyper",
+    "hyper-util",
+    "h2",
+    "h3",
+    "reqwest",
+    "ureq",
+    "socket2",
+    "rustls",
+    "native-tls",
+    "openssl",
+    "curl",
+    "isahc",
+    "surf",
+    "attohttpc",
+    "async-std",
+    "async-io",
+    "smol",
+    "futures-executor",
+    "tower",
+    "axum",
+    "tonic",
+    "quinn",
+    "trust-dns-resolver",
+    "hickory-resolver",
+    "sqlx",
+];
+
+#[test]
+fn the_dependency_tree_has_no_network_code_or_async_runtime() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            "robotid-verifier",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        names.contains(&"robotid-verifier") && names.contains(&"ring"),
+        "{tree}"
+    );
+    let found: Vec<&&str> = names.iter().filter(|n| FORBIDDEN.contains(n)).collect();
+    assert!(
+        found.is_empty(),
+        "network or async crates in the verifier: {found:?}\n{tree}"
+    );
+}
