@@ -32,6 +32,8 @@ pub enum Command {
     /// Certificate signing requests.
     #[command(subcommand)]
     Csr(CsrCommand),
+    /// Answer an inspector's challenge with the robot's key (run on the robot).
+    Prove(Prove),
 }
 
 /// `robotid ca ...`
@@ -121,6 +123,23 @@ pub struct CsrNew {
     #[arg(long)]
     pub key: PathBuf,
     /// Where to write the CSR (PEM).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace `--out` if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `robotid prove`
+#[derive(Debug, Args)]
+pub struct Prove {
+    /// The robot's private key (PKCS#8 PEM, as `robotid key new` writes it).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The challenge made by `robotid-verify challenge`.
+    #[arg(long)]
+    pub challenge: PathBuf,
+    /// Where to write the response (JSON) for `robotid-verify --response`.
     #[arg(long)]
     pub out: PathBuf,
     /// Replace `--out` if it exists.

@@ -4,6 +4,7 @@ mod ca;
 mod csr;
 mod id;
 mod key;
+mod prove;
 
 use crate::cli::{CaCommand, Cli, Command, CsrCommand, IdCommand, KeyCommand};
 use crate::error::CliError;
@@ -16,5 +17,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Id(IdCommand::Check(args)) => id::check(&args),
         Command::Key(KeyCommand::New(args)) => key::new(&args),
         Command::Csr(CsrCommand::New(args)) => csr::new(&args),
+        Command::Prove(args) => prove::run(&args),
     }
 }
