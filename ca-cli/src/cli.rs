@@ -34,6 +34,123 @@ pub enum Command {
     Csr(CsrCommand),
     /// Answer an inspector's challenge with the robot's key (run on the robot).
     Prove(Prove),
+    /// Send CSRs to the CA server and write the certificates.
+    Submit(Submit),
+    /// Operator commands against the CA server.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// How to reach the CA server.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The CA server's API, e.g. https://127.0.0.1:8443.
+    #[arg(long, env = "ROBOTID_SERVER")]
+    pub server: String,
+    /// Folder with client.pem, client.key and ca.pem (written by the
+    /// server's first start or by `admin manufacturer add`).
+    #[arg(long, env = "ROBOTID_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// The credentials folder, required for every server call.
+    pub fn credentials(&self) -> Result<PathBuf, crate::error::CliError> {
+        self.credentials.clone().ok_or_else(|| {
+            crate::error::CliError::Input(
+                "--credentials DIR (or ROBOTID_CREDENTIALS) is required to talk to the CA server"
+                    .into(),
+            )
+        })
+    }
+}
+
+/// `robotid submit`
+#[derive(Debug, Args)]
+pub struct Submit {
+    /// Server and credentials.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// One robot's CSR.
+    #[arg(long, requires = "out", conflicts_with = "batch")]
+    pub csr: Option<PathBuf>,
+    /// Where to write its certificate and chain (PEM).
+    #[arg(long, requires = "csr")]
+    pub out: Option<PathBuf>,
+    /// A folder of *.csr files (a production-line batch).
+    #[arg(long, requires = "out_dir")]
+    pub batch: Option<PathBuf>,
+    /// Where to write <name>.pem for each <name>.csr.
+    #[arg(long, requires = "batch")]
+    pub out_dir: Option<PathBuf>,
+    /// A declared re-issue: supersede the robot's live certificate.
+    #[arg(long)]
+    pub reissue: bool,
+    /// CSRs per request in a batch (at most 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    pub chunk: usize,
+}
+
+/// `robotid admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Manufacturers.
+    #[command(subcommand)]
+    Manufacturer(ManufacturerCommand),
+    /// Model types.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+/// `robotid admin manufacturer ...`
+#[derive(Debug, Subcommand)]
+pub enum ManufacturerCommand {
+    /// Register a manufacturer and write its enrollment credentials.
+    Add(ManufacturerAdd),
+}
+
+/// `robotid admin manufacturer add`
+#[derive(Debug, Args)]
+pub struct ManufacturerAdd {
+    /// Server and the operator's credentials.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Manufacturer code (2 to 8 of A-Z, 0-9), the first segment of its robot IDs.
+    #[arg(long)]
+    pub code: String,
+    /// Legal name.
+    #[arg(long)]
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[arg(long)]
+    pub country: String,
+    /// Folder to write the manufacturer's credentials to (must be new or empty).
+    #[arg(long)]
+    pub out_dir: PathBuf,
+}
+
+/// `robotid admin model ...`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Register a model type with its approved rules.
+    Add(ModelAdd),
+}
+
+/// `robotid admin model add`
+#[derive(Debug, Args)]
+pub struct ModelAdd {
+    /// Server and the operator's credentials.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Manufacturer code.
+    #[arg(long)]
+    pub manufacturer: String,
+    /// Model code (1 to 16 of A-Z, 0-9).
+    #[arg(long)]
+    pub model: String,
+    /// Model rules (TOML; see policies/README.md).
+    #[arg(long)]
+    pub rules: PathBuf,
 }
 
 /// `robotid ca ...`

@@ -2,6 +2,7 @@
 //! manufacturers (robot IDs, keys, CSRs) and distributors.
 
 mod cli;
+mod client;
 mod commands;
 mod error;
 mod output;

@@ -116,3 +116,112 @@ pub fn tool_available(program: &str, args: &[&str]) -> bool {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
+
+/// A running `robotid-ca`, killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// `https://127.0.0.1:PORT` of the mutual-TLS API.
+    pub api: String,
+    /// `http://127.0.0.1:PORT` of the public endpoints.
+    pub public: String,
+    /// The data folder.
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `robotid-ca` on ephemeral ports with `data_dir` and, if given,
+    /// a database URL; waits until it prints its addresses.
+    pub fn start(data_dir: &Path, database_url: Option<&str>) -> Server {
+        use std::io::BufRead;
+        let mut cmd = Command::new(bin("robotid-ca"));
+        cmd.arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(data_dir.with_extension("log")).expect("log file"));
+        if let Some(url) = database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let mut child = cmd.spawn().expect("spawn robotid-ca");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let (mut api, mut public) = (String::new(), String::new());
+        for line in lines.by_ref() {
+            let line = line.expect("read stdout");
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://")) {
+                api = url.to_owned();
+            }
+            if line.contains("public endpoints:") {
+                public = line
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .to_owned();
+                break;
+            }
+        }
+        // Keep draining so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        assert!(
+            !api.is_empty() && !public.is_empty(),
+            "robotid-ca did not start; log: {}",
+            std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default()
+        );
+        Server {
+            child,
+            api,
+            public,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// The operator's credentials folder.
+    pub fn operator(&self) -> PathBuf {
+        self.data_dir.join("operator")
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A fresh PostgreSQL database on 127.0.0.1:5432 (trust auth), or None if
+/// PostgreSQL is unreachable outside CI (in CI that fails the test).
+pub fn postgres_database() -> Option<String> {
+    let base = "postgres://postgres@127.0.0.1:5432/test";
+    if !tool_available("psql", &[base, "-c", "SELECT 1"]) {
+        return None;
+    }
+    let name = format!(
+        "robotid_e2e_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let created = Command::new("psql")
+        .args([base, "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    Some(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+}

@@ -1,12 +1,17 @@
 //! One module per command group; each turns parsed flags into library calls.
 
+mod admin;
 mod ca;
 mod csr;
 mod id;
 mod key;
 mod prove;
+mod submit;
 
-use crate::cli::{CaCommand, Cli, Command, CsrCommand, IdCommand, KeyCommand};
+use crate::cli::{
+    AdminCommand, CaCommand, Cli, Command, CsrCommand, IdCommand, KeyCommand, ManufacturerCommand,
+    ModelCommand,
+};
 use crate::error::CliError;
 
 /// Runs a parsed command line.
@@ -18,5 +23,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Key(KeyCommand::New(args)) => key::new(&args),
         Command::Csr(CsrCommand::New(args)) => csr::new(&args),
         Command::Prove(args) => prove::run(&args),
+        Command::Submit(args) => submit::run(&args),
+        Command::Admin(AdminCommand::Manufacturer(ManufacturerCommand::Add(args))) => {
+            admin::add_manufacturer(&args)
+        }
+        Command::Admin(AdminCommand::Model(ModelCommand::Add(args))) => admin::add_model(&args),
     }
 }

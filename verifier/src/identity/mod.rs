@@ -11,6 +11,8 @@ mod encode;
 mod error;
 mod limits;
 
+/// The time type of `productionDate`, re-exported so callers need not depend on `der`.
+pub use der::DateTime;
 pub use digest::{ComponentDigest, DigestAlgorithm};
 pub use error::IdentityError;
 pub use limits::Limits;

@@ -1,0 +1,205 @@
+//! Issuance throughput of the real `robotid-ca` over HTTPS with mutual TLS
+//! and durable SQLite (WAL, synchronous=FULL), beside the raw rcgen signing
+//! rate measured in the same run.
+//!
+//! `cargo build --release --workspace --bins && target/release/bench-issuance [N]`
+
+use std::sync::Arc;
+
+use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
+use robotid_bench::{Server, count, https, report, timed};
+use robotid_issuer::csr;
+use robotid_verifier::identity::{
+    DateTime, DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
+};
+use robotid_verifier::robot_id::RobotId;
+
+fn identity(serial: usize) -> Result<RobotIdentity, String> {
+    let id = RobotId::new("UBX", "WK5", &format!("{serial:08}")).map_err(|e| e.to_string())?;
+    let p = |name: &str, value: i64, unit: &str| TechnicalParameter {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+    };
+    let c = |kind: &str| KeyComponent {
+        kind: kind.into(),
+        part_number: "P-1".into(),
+        supplier: "Supplier".into(),
+        serial: format!("{kind}-{serial}"),
+        digests: vec![DigestAlgorithm::Sha256.digest(kind.as_bytes())],
+    };
+    Ok(RobotIdentity {
+        robot_id: id.as_str().into(),
+        manufacturer: Manufacturer {
+            code: "UBX".into(),
+            name: "UBX".into(),
+            country: "XX".into(),
+        },
+        model: "WK5".into(),
+        production_date: der_date(),
+        parameters: vec![
+            p("height_mm", 1650, "mm"),
+            p("mass_g", 58500, "g"),
+            p("degrees_of_freedom", 41, "1"),
+            p("payload_g", 15000, "g"),
+            p("battery_mwh", 960000, "mWh"),
+        ],
+        components: vec![
+            c("main-controller"),
+            c("safety-controller"),
+            c("battery-pack"),
+        ],
+    })
+}
+
+fn der_date() -> DateTime {
+    DateTime::new(2026, 11, 20, 0, 0, 0).unwrap_or(DateTime::INFINITY)
+}
+
+fn csrs(from: usize, n: usize) -> Result<Vec<String>, String> {
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    (from..from + n)
+        .map(|i| {
+            let der = csr::create(&identity(i)?, &key).map_err(|e| e.to_string())?;
+            Ok(robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der))
+        })
+        .collect()
+}
+
+/// Baseline: rcgen building and signing simple P-256 leaf certificates.
+fn rcgen_signing_rate(n: usize) -> Result<f64, String> {
+    let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut ca = CertificateParams::default();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let (done, secs) = timed(|| {
+        (0..n)
+            .map(|i| {
+                let mut p = CertificateParams::default();
+                p.distinguished_name
+                    .push(DnType::CommonName, format!("robot {i}"));
+                p.signed_by(&leaf_key, &issuer).is_ok()
+            })
+            .filter(|ok| *ok)
+            .count()
+    });
+    Ok(count(done) / secs)
+}
+
+fn main() -> Result<(), String> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let server = Server::start(&dir.path().join("data"), None)?;
+    let operator = https(&server.data_dir.join("operator"))?;
+
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut p = CertificateParams::default();
+    p.distinguished_name.push(DnType::CommonName, "UBX");
+    let credential_csr = p
+        .serialize_request(&key)
+        .and_then(|c| c.pem())
+        .map_err(|e| e.to_string())?;
+    let created: serde_json::Value = operator
+        .post(format!("{}/api/v1/manufacturers", server.api))
+        .json(&serde_json::json!({"code": "UBX", "name": "Example Robotics Ltd", "country": "CN", "credential_csr": credential_csr}))
+        .send()
+        .and_then(|r| r.json())
+        .map_err(|e| e.to_string())?;
+    let creds = dir.path().join("ubx");
+    std::fs::create_dir_all(&creds).map_err(|e| e.to_string())?;
+    let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
+    std::fs::write(
+        creds.join("client.pem"),
+        field("certificate_pem") + &field("chain_pem"),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(creds.join("client.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
+    std::fs::write(creds.join("ca.pem"), field("ca_pem")).map_err(|e| e.to_string())?;
+    let rules = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
+    operator
+        .post(format!("{}/api/v1/manufacturers/UBX/models", server.api))
+        .json(&serde_json::json!({"model": "WK5", "rules": rules}))
+        .send()
+        .map_err(|e| e.to_string())?;
+    let ubx = https(&creds)?;
+
+    println!(
+        "machine: {} cores; N = {n}",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    let baseline = rcgen_signing_rate(n)?;
+    report(
+        "baseline: rcgen sign a P-256 leaf, one core",
+        baseline,
+        baseline,
+    );
+
+    // Batch issuance: chunks of 10,000 CSRs per request.
+    let batch_csrs = csrs(0, n)?;
+    let (issued, secs) = timed(|| {
+        batch_csrs
+            .chunks(10_000)
+            .map(|chunk| {
+                ubx.post(format!("{}/api/v1/enroll/batch", server.api))
+                    .json(&serde_json::json!({ "csrs": chunk }))
+                    .send()
+                    .and_then(|r| r.json::<serde_json::Value>())
+                    .map(|v| v["issued"].as_u64().unwrap_or(0))
+                    .unwrap_or(0)
+            })
+            .sum::<u64>()
+    });
+    let issued = usize::try_from(issued).unwrap_or(0);
+    if issued != n {
+        return Err(format!("batch issued {issued} of {n}"));
+    }
+    report(
+        "batch issuance over HTTPS, durable SQLite (10,000/request)",
+        count(n) / secs,
+        baseline,
+    );
+
+    // One CSR per request over keep-alive connections, 16 in parallel.
+    let single_n = n / 4;
+    let single_csrs = Arc::new(csrs(n, single_n)?);
+    let threads = 16;
+    let (ok, secs) = timed(|| {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (ubx, csrs, api) = (&ubx, Arc::clone(&single_csrs), &server.api);
+                    s.spawn(move || {
+                        csrs.iter()
+                            .skip(t)
+                            .step_by(threads)
+                            .filter(|csr| {
+                                ubx.post(format!("{api}/api/v1/enroll"))
+                                    .header("content-type", "application/x-pem-file")
+                                    .body(csr.to_string())
+                                    .send()
+                                    .is_ok_and(|r| r.status().as_u16() == 201)
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+    if ok != single_n {
+        return Err(format!("single enrollment issued {ok} of {single_n}"));
+    }
+    report(
+        "one CSR per request, keep-alive, 16 connections",
+        count(single_n) / secs,
+        baseline,
+    );
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Request bodies: a size limit answered with 413, content types answered
+//! with 415, and JSON that refuses unknown fields with the field's name.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::problem::Problem;
+
+/// Reads the whole body, refusing more than `limit` bytes with 413.
+pub async fn read(body: Body, limit: usize) -> Result<Bytes, Problem> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.is::<http_body_util::LengthLimitError>() {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request.size",
+                format!("request body exceeds {limit} bytes"),
+            )
+        } else {
+            Problem::bad_request(
+                "request.body",
+                format!("request body could not be read: {inner}"),
+            )
+        }
+    })
+}
+
+/// The request's media type without parameters, lower case.
+pub fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+/// 415 unless the media type is one of `allowed`.
+pub fn require_media_type(headers: &HeaderMap, allowed: &[&str]) -> Result<(), Problem> {
+    let found = media_type(headers);
+    if allowed.contains(&found.as_str()) {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request.content_type",
+            format!(
+                "Content-Type {found:?} is not accepted here; use {}",
+                allowed.join(" or ")
+            ),
+        )
+        .at("Content-Type", found))
+    }
+}
+
+/// Parses a JSON body (Content-Type application/json) into `T`, whose
+/// fields are `deny_unknown_fields`.
+pub async fn json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, Problem> {
+    require_media_type(headers, &["application/json"])?;
+    let bytes = read(body, limit).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Problem::bad_request(
+            "request.json",
+            format!("the JSON body is not valid for this endpoint: {e}"),
+        )
+    })
+}

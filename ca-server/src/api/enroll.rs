@@ -1,0 +1,214 @@
+//! Enrollment: one CSR per request, or a production line's batch.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use robotid_issuer::pem;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::Caller;
+use super::body;
+use super::problem::Problem;
+use crate::authority::Delivered;
+
+/// Media types accepted for a single CSR (DER or PEM either way).
+const CSR_TYPES: &[&str] = &["application/pkcs10", "application/x-pem-file"];
+
+/// A certificate in a response.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CertificateResponse {
+    /// `issued` (by this request) or `existing` (the identical CSR was
+    /// answered before: the same certificate).
+    pub status: String,
+    /// Serial, hex.
+    pub serial: String,
+    /// Robot ID.
+    pub robot_id: String,
+    /// The certificate, PEM.
+    pub certificate_pem: String,
+    /// The chain above it (issuing CA), PEM.
+    pub chain_pem: String,
+}
+
+fn respond(d: Delivered, chain_pem: &str) -> CertificateResponse {
+    CertificateResponse {
+        status: if d.new { "issued" } else { "existing" }.into(),
+        serial: d.serial,
+        robot_id: d.robot_id,
+        certificate_pem: pem::encode("CERTIFICATE", &d.der),
+        chain_pem: chain_pem.to_owned(),
+    }
+}
+
+/// `?reissue=true|false`; anything else is refused.
+fn reissue_flag(uri: &Uri) -> Result<bool, Problem> {
+    let mut reissue = false;
+    for pair in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("reissue", "true")) => reissue = true,
+            Some(("reissue", "false")) => reissue = false,
+            _ => {
+                return Err(Problem::bad_request(
+                    "request.query",
+                    "the only query parameter is reissue=true|false",
+                )
+                .at("query", pair));
+            }
+        }
+    }
+    Ok(reissue)
+}
+
+/// `POST /api/v1/enroll`: one CSR.
+pub async fn single(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let code = caller.manufacturer()?.to_owned();
+    let reissue = reissue_flag(&uri)?;
+    body::require_media_type(&headers, CSR_TYPES)?;
+    let bytes = body::read(body, state.limits.max_body).await?;
+    let mut results = state
+        .authority
+        .enroll(&code, &caller.actor(), vec![bytes.to_vec()], reissue)
+        .await?;
+    let result = results
+        .pop()
+        .ok_or_else(|| Problem::internal("enrollment returned no result"))?;
+    let delivered = result?;
+    let status = if delivered.new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(respond(delivered, &state.authority.certs.chain_pem)),
+    )
+        .into_response())
+}
+
+/// The body of a batch request.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// CSRs, PEM.
+    pub csrs: Vec<String>,
+    /// A declared re-issue for every robot in the batch.
+    #[serde(default)]
+    pub reissue: bool,
+}
+
+/// One item's result in a batch.
+#[derive(Debug, Serialize)]
+pub struct BatchItem {
+    /// Position in the request.
+    pub index: usize,
+    /// The certificate, when issued or existing.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<BatchCertificate>,
+    /// The refusal, otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// A certificate in a batch result (the chain is given once per batch).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchCertificate {
+    /// `issued` or `existing`.
+    pub status: String,
+    /// Serial, hex.
+    pub serial: String,
+    /// Robot ID.
+    pub robot_id: String,
+    /// The certificate, PEM.
+    pub certificate_pem: String,
+}
+
+/// The answer to a batch.
+#[derive(Debug, Serialize)]
+pub struct BatchResponse {
+    /// Certificates issued by this request.
+    pub issued: usize,
+    /// Certificates issued before for identical CSRs.
+    pub existing: usize,
+    /// Refused CSRs.
+    pub refused: usize,
+    /// The chain above every certificate (issuing CA), PEM.
+    pub chain_pem: String,
+    /// One result per CSR, in order.
+    pub results: Vec<BatchItem>,
+}
+
+/// `POST /api/v1/enroll/batch`: up to `max_batch` CSRs; one bad CSR does
+/// not sink the rest.
+pub async fn batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<BatchResponse>, Problem> {
+    let code = caller.manufacturer()?.to_owned();
+    let request: BatchRequest = body::json(&headers, body, state.limits.max_body).await?;
+    if request.csrs.is_empty() || request.csrs.len() > state.limits.max_batch {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch.size",
+            format!("a batch holds 1 to {} CSRs", state.limits.max_batch),
+        )
+        .at("csrs", request.csrs.len().to_string()));
+    }
+    let csrs = request.csrs.into_iter().map(String::into_bytes).collect();
+    let results = state
+        .authority
+        .enroll(&code, &caller.actor(), csrs, request.reissue)
+        .await?;
+    let mut response = BatchResponse {
+        issued: 0,
+        existing: 0,
+        refused: 0,
+        chain_pem: state.authority.certs.chain_pem.clone(),
+        results: Vec::with_capacity(results.len()),
+    };
+    for (index, result) in results.into_iter().enumerate() {
+        response.results.push(match result {
+            Ok(d) => {
+                if d.new {
+                    response.issued += 1;
+                } else {
+                    response.existing += 1;
+                }
+                BatchItem {
+                    index,
+                    certificate: Some(BatchCertificate {
+                        status: if d.new { "issued" } else { "existing" }.into(),
+                        serial: d.serial,
+                        robot_id: d.robot_id,
+                        certificate_pem: pem::encode("CERTIFICATE", &d.der),
+                    }),
+                    problem: None,
+                }
+            }
+            Err(p) => {
+                response.refused += 1;
+                BatchItem {
+                    index,
+                    certificate: None,
+                    problem: Some(p),
+                }
+            }
+        });
+    }
+    Ok(Json(response))
+}

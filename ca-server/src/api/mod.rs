@@ -1,0 +1,96 @@
+//! The web front end: routes, request parsing and problem documents. It
+//! authenticates and authorises every call, then hands vetted work to the
+//! authority and the store.
+
+pub mod admin;
+pub mod auth;
+pub mod body;
+pub mod enroll;
+pub mod problem;
+pub mod system;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+
+use crate::authority::Authority;
+use crate::store::Store;
+use problem::Problem;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The issuing side.
+    pub authority: Arc<Authority>,
+    /// Limits on requests.
+    pub limits: Limits,
+    /// Prometheus exposition.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// Request limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub max_body: usize,
+    /// Most CSRs in one batch.
+    pub max_batch: usize,
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.authority.store.clone()
+    }
+}
+
+async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "route.unknown",
+        "no such endpoint; see /openapi.json",
+    )
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "route.method",
+        "method not allowed on this endpoint; see /openapi.json",
+    )
+}
+
+/// The mutual-TLS API.
+pub fn api_router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/enroll", post(enroll::single))
+        .route("/api/v1/enroll/batch", post(enroll::batch))
+        .route("/api/v1/manufacturers", post(admin::add_manufacturer))
+        .route(
+            "/api/v1/manufacturers/{code}/models",
+            post(admin::add_model),
+        )
+        .route(
+            "/api/v1/credentials/{serial}/revoke",
+            post(admin::revoke_credential),
+        )
+        .route("/healthz", get(system::healthz))
+        .route("/openapi.json", get(system::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// The public plain-HTTP endpoints.
+pub fn public_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(system::openapi))
+        .route("/ca/{file}", get(system::ca_certificate))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}

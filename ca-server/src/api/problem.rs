@@ -1,0 +1,113 @@
+//! Problem documents (RFC 9457): every refusal names its rule, and where
+//! there is one, the field and the value.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A refusal or error, as returned to the client. Serialized as an RFC 9457
+/// document whose `type` is `urn:robotid:problem:<rule>` and whose `title`
+/// is the status's reason phrase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable rule id, e.g. `parameter.range`.
+    pub rule: String,
+    /// What exactly is wrong, with values.
+    pub detail: String,
+    /// The request field concerned, if any.
+    pub field: Option<String>,
+    /// The value found there, if any.
+    pub value: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    rule: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a str>,
+}
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Document {
+            kind: format!("urn:robotid:problem:{}", self.rule),
+            title: self.status_code().canonical_reason().unwrap_or("Error"),
+            status: self.status,
+            detail: &self.detail,
+            rule: &self.rule,
+            field: self.field.as_deref(),
+            value: self.value.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl Problem {
+    /// A problem with `status`, `rule` and `detail`.
+    pub fn new(status: StatusCode, rule: &str, detail: impl Into<String>) -> Self {
+        Self {
+            status: status.as_u16(),
+            detail: detail.into(),
+            rule: rule.to_owned(),
+            field: None,
+            value: None,
+        }
+    }
+
+    /// Names the field and value concerned.
+    pub fn at(mut self, field: impl Into<String>, value: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self.value = Some(value.into());
+        self
+    }
+
+    /// 400 Bad Request.
+    pub fn bad_request(rule: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, rule, detail)
+    }
+
+    /// 401: no usable credential.
+    pub fn unauthorized(rule: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, rule, detail)
+    }
+
+    /// 403: the credential may not do this.
+    pub fn forbidden(rule: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, rule, detail)
+    }
+
+    /// 500, for failures of the CA itself; details go to the log.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server.internal",
+            "the CA could not complete the request; nothing was issued that is not recorded",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
+    }
+}

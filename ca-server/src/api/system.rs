@@ -1,0 +1,66 @@
+//! Health, metrics, the API description and the CA's certificates.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::problem::Problem;
+
+/// The OpenAPI description of every endpoint.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// `GET /healthz`: 200 when the registry answers.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.authority.store.health().await {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ok"}"#,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server.registry",
+                "the registry does not answer",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// `GET /ca/{issuer id}.cer` and `/ca/root.cer`: DER certificates, the
+/// caIssuers URL of every robot certificate.
+pub async fn ca_certificate(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    let certs = &state.authority.certs;
+    let issuing = format!("{}.cer", state.authority.signer.issuer_id());
+    let der = if file == issuing {
+        certs.issuing_der.clone()
+    } else if file == "root.cer" {
+        certs.root_der.clone()
+    } else {
+        return Problem::new(
+            StatusCode::NOT_FOUND,
+            "route.unknown",
+            format!("no CA certificate {file:?}"),
+        )
+        .into_response();
+    };
+    ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response()
+}

@@ -1,0 +1,199 @@
+//! First start and every start: the data folder, the development CA (made
+//! by the same ceremony as `robotid ca init` when there is none), the
+//! server's TLS certificate and the operator's credentials.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{KeyPair, PublicKeyData};
+use robotid_issuer::ceremony::{self, CaConfig, files};
+use robotid_issuer::credentials::CredentialKind;
+use robotid_issuer::keys::{self, KeyAlgorithm};
+use robotid_issuer::pem;
+use robotid_issuer::signer::{Signer, SignerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use time::OffsetDateTime;
+
+use crate::authority::CaCertificates;
+use crate::config::Config;
+
+/// Start-up failures, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BootError(pub String);
+
+fn boot<E: std::fmt::Display>(context: impl std::fmt::Display) -> impl FnOnce(E) -> BootError {
+    move |e| BootError(format!("{context}: {e}"))
+}
+
+/// Credential folder file names (as `robotid --credentials DIR` reads them).
+pub mod credential_files {
+    /// Client certificate followed by its chain (PEM).
+    pub const CERT: &str = "client.pem";
+    /// Client key (PKCS#8 PEM, 0600).
+    pub const KEY: &str = "client.key";
+    /// The trust anchor (PEM), to check the server.
+    pub const CA: &str = "ca.pem";
+}
+
+/// What start-up made ready.
+pub struct Ready {
+    /// The signer.
+    pub signer: Signer<KeyPair>,
+    /// The CA's certificates.
+    pub certs: CaCertificates,
+    /// The server's TLS chain.
+    pub tls_chain: Vec<CertificateDer<'static>>,
+    /// The server's TLS key.
+    pub tls_key: PrivateKeyDer<'static>,
+    /// The operator's credential folder.
+    pub operator_dir: PathBuf,
+    /// The operator credential's serial (hex), to register.
+    pub operator_serial: String,
+    /// The operator credential's notAfter.
+    pub operator_not_after: i64,
+    /// The CA folder.
+    pub ca_dir: PathBuf,
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), BootError> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(boot(dir.display()))
+}
+
+/// Prepares the data folder.
+pub fn prepare(config: &Config) -> Result<Ready, BootError> {
+    create_private_dir(&config.data_dir)?;
+    let ca_dir = config.data_dir.join("ca");
+    if !ca_dir.join(files::CONFIG).exists() {
+        let ca = CaConfig {
+            name: "RobotID Development".into(),
+            public_url: config.public_url(),
+        };
+        ceremony::init(&ca_dir, &ca).map_err(boot("creating the development CA"))?;
+        tracing::info!(dir = %ca_dir.display(), "development CA created");
+    }
+    let ca = ceremony::load(&ca_dir).map_err(boot("loading the CA"))?;
+    let certs = CaCertificates {
+        name: ca.config.name.clone(),
+        chain_pem: pem::encode("CERTIFICATE", &ca.issuing_der),
+        root_pem: pem::encode("CERTIFICATE", &ca.root_der),
+        root_der: ca.root_der.clone(),
+        issuing_der: ca.issuing_der.clone(),
+    };
+    let signer = Signer::new(
+        ca.issuing_der,
+        ca.issuing_key,
+        vec![ca.root_der],
+        SignerConfig::new(ca.config.public_url.clone()),
+    )
+    .map_err(boot("issuing CA"))?;
+
+    let tls_dir = config.data_dir.join("tls");
+    let hosts = vec!["localhost".to_owned(), config.listen.ip().to_string()];
+    let (tls_chain, tls_key) = tls_identity(&tls_dir, &signer, &certs, hosts)?;
+    let operator_dir = config.data_dir.join("operator");
+    let (operator_serial, operator_not_after) =
+        operator_credential(&operator_dir, &signer, &certs)?;
+    Ok(Ready {
+        signer,
+        certs,
+        tls_chain,
+        tls_key,
+        operator_dir,
+        operator_serial,
+        operator_not_after,
+        ca_dir,
+    })
+}
+
+/// Issues a credential for a fresh key and writes key, certificate + chain
+/// and (optionally) the trust anchor into `dir`.
+fn write_credential(
+    dir: &Path,
+    signer: &Signer<KeyPair>,
+    certs: &CaCertificates,
+    kind: &CredentialKind,
+    cert_name: &str,
+    key_name: &str,
+    with_anchor: bool,
+) -> Result<(), BootError> {
+    create_private_dir(dir)?;
+    let key = keys::generate(KeyAlgorithm::P256).map_err(boot("credential key"))?;
+    let issued = signer
+        .issue_credential(
+            kind,
+            &certs.name,
+            &key.subject_public_key_info(),
+            OffsetDateTime::now_utc(),
+        )
+        .map_err(boot("issuing a credential"))?;
+    keys::write_key(&dir.join(key_name), &key).map_err(boot("writing a credential key"))?;
+    let chain = format!(
+        "{}{}",
+        pem::encode("CERTIFICATE", &issued.der),
+        certs.chain_pem
+    );
+    std::fs::write(dir.join(cert_name), chain).map_err(boot(dir.join(cert_name).display()))?;
+    if with_anchor {
+        std::fs::write(dir.join(credential_files::CA), &certs.root_pem)
+            .map_err(boot(dir.join(credential_files::CA).display()))?;
+    }
+    Ok(())
+}
+
+fn tls_identity(
+    dir: &Path,
+    signer: &Signer<KeyPair>,
+    certs: &CaCertificates,
+    hosts: Vec<String>,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), BootError> {
+    let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+    if !cert_path.exists() {
+        let kind = CredentialKind::Server { hosts };
+        write_credential(dir, signer, certs, &kind, "server.pem", "server.key", false)?;
+    }
+    let chain = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(boot(cert_path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(boot(cert_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(boot(key_path.display()))?;
+    Ok((chain, key))
+}
+
+fn operator_credential(
+    dir: &Path,
+    signer: &Signer<KeyPair>,
+    certs: &CaCertificates,
+) -> Result<(String, i64), BootError> {
+    let cert_path = dir.join(credential_files::CERT);
+    if !cert_path.exists() {
+        let kind = CredentialKind::Operator {
+            name: "operator".into(),
+        };
+        write_credential(
+            dir,
+            signer,
+            certs,
+            &kind,
+            credential_files::CERT,
+            credential_files::KEY,
+            true,
+        )?;
+    }
+    let der = CertificateDer::from_pem_file(&cert_path).map_err(boot(cert_path.display()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(boot(cert_path.display()))?;
+    Ok((
+        hex::encode(cert.raw_serial()),
+        cert.validity().not_after.timestamp(),
+    ))
+}

@@ -1,0 +1,143 @@
+//! RobotID's CA server: the enrollment API, the registry and (later) the
+//! revocation service. The roles are modules, as in Boulder: `api` (the web
+//! front end: authentication, authorisation, problem documents),
+//! `authority` (the registration authority and the signer, through
+//! robotid-issuer), `store` (the registry on SQLite or PostgreSQL),
+//! `bootstrap` (the data folder and the development CA), `tls` and `serve`
+//! (connections).
+
+pub mod api;
+pub mod authority;
+pub mod bootstrap;
+pub mod config;
+pub mod serve;
+pub mod store;
+pub mod tls;
+
+use std::sync::Arc;
+
+use crate::api::{AppState, Limits};
+use crate::authority::Authority;
+use crate::config::Config;
+use crate::store::{Credential, Role, Store};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data folder, the CA or a credential.
+    #[error(transparent)]
+    Boot(#[from] bootstrap::BootError),
+    /// The registry.
+    #[error("registry {url}: {source}")]
+    Store {
+        /// The URL, password redacted.
+        url: String,
+        /// Why.
+        source: store::StoreError,
+    },
+    /// TLS set-up.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// A listening address.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metrics recorder.
+    #[error("metrics: {0}")]
+    Metrics(String),
+}
+
+/// Starts the server and serves until the process ends.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let ready = bootstrap::prepare(&config)?;
+    let url = config.database_url();
+    let store_err = |source| StartError::Store {
+        url: config::redact(&url),
+        source,
+    };
+    let store = Store::connect(&url).await.map_err(store_err)?;
+    if store
+        .credential(&ready.operator_serial)
+        .await
+        .map_err(store_err)?
+        .is_none()
+    {
+        let operator = Credential {
+            serial_hex: ready.operator_serial.clone(),
+            role: Role::Operator,
+            manufacturer_code: None,
+            subject: "operator".into(),
+            not_after: ready.operator_not_after,
+            revoked: false,
+        };
+        store
+            .add_credential(&operator, "bootstrap")
+            .await
+            .map_err(store_err)?;
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| StartError::Metrics(e.to_string()))?;
+    let tls = tls::server_config(ready.tls_chain, ready.tls_key, &ready.certs.root_der)?;
+    let authority = Arc::new(Authority {
+        signer: ready.signer,
+        store,
+        certs: ready.certs,
+    });
+    let state = AppState {
+        authority,
+        limits: Limits {
+            max_body: config.max_body,
+            max_batch: config.max_batch,
+        },
+        metrics,
+    };
+    let listen = |addr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })
+    };
+    let api_listener = listen(config.listen).await?;
+    let public_listener = listen(config.public_listen).await?;
+    let api_addr = api_listener
+        .local_addr()
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let public_addr = public_listener
+        .local_addr()
+        .map_err(|source| StartError::Listen {
+            addr: config.public_listen,
+            source,
+        })?;
+
+    let ca = &ready.ca_dir;
+    println!("robotid-ca ready");
+    println!(
+        "  trust anchor:            {}",
+        ca.join("root-ca.pem").display()
+    );
+    println!(
+        "  issuing CA certificate:  {}",
+        ca.join("issuing-ca.pem").display()
+    );
+    println!(
+        "  operator credentials:    {} (client.pem, client.key, ca.pem)",
+        ready.operator_dir.display()
+    );
+    println!("  registry:                {}", config::redact(&url));
+    println!("  API (mutual TLS):        https://{api_addr}");
+    println!("  public endpoints:        http://{public_addr}");
+    tracing::info!(%api_addr, %public_addr, "serving");
+
+    let api = serve::serve_tls(api_listener, Arc::new(tls), api::api_router(state.clone()));
+    let public = serve::serve_plain(public_listener, api::public_router(state));
+    tokio::join!(api, public);
+    Ok(())
+}

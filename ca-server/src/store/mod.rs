@@ -1,0 +1,216 @@
+//! The registry: manufacturers, model types, API credentials, robots,
+//! certificates, components and the audit log, on SQLite (the embedded
+//! default) or PostgreSQL, through the same code.
+//!
+//! One code path serves both databases: sqlx's Any driver, runtime queries
+//! with `$N` placeholders, times as BIGINT unix seconds, booleans as 0/1,
+//! blobs as BLOB/BYTEA. Each database has its own migration folder because
+//! their DDL differs (identity columns, triggers, STRICT tables).
+//!
+//! Durability: every method that changes something commits before it
+//! returns; SQLite runs in WAL mode with `synchronous=FULL`, so an
+//! acknowledged write survives a crash or power loss.
+//!
+//! Races: the database, not the code, guarantees one live certificate per
+//! robot (a partial unique index), so parallel requests and several server
+//! processes on one PostgreSQL cannot both win. See [`Store::begin_issuance`].
+
+mod admin;
+mod audit;
+mod error;
+mod issuance;
+mod reads;
+mod records;
+mod sql;
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{Any, Transaction};
+
+pub use error::StoreError;
+pub use records::{
+    AuditEntry, BeginOutcome, CertStatus, CertificateRecord, ComponentRecord, Credential,
+    IssuanceIntent, RobotRecord, Role, rules,
+};
+pub use robotid_issuer::vetting::{ManufacturerRecord, ModelRecord};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a SQLite connection waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// Which database the registry is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// SQLite: one file, no set-up.
+    Sqlite,
+    /// PostgreSQL: production and scale-out.
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => Err(StoreError::UnsupportedUrl {
+                scheme: other.chars().take(32).collect(),
+            }),
+        }
+    }
+}
+
+/// The registry store. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the registry at `url` (`sqlite:PATH` or `postgres://...`) and
+    /// brings its schema up to date. A SQLite file is created if missing.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let (url, options) = match backend {
+            Backend::Sqlite => sqlite_pool(url),
+            Backend::Postgres => (url.to_owned(), postgres_pool()),
+        };
+        let pool = options.connect(&url).await.map_err(StoreError::db(format!(
+            "connecting to the {} registry",
+            backend.as_str()
+        )))?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: backend.as_str(),
+                source,
+            })?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("health check"))?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
+    /// first and then writes can fail with SQLITE_BUSY without waiting when
+    /// another writer got in between, and the busy timeout cannot help it.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        let statement = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        self.pool
+            .begin_with(statement)
+            .await
+            .map_err(StoreError::db("starting a write transaction"))
+    }
+}
+
+/// Commits, saying what was being committed when it fails.
+async fn commit(tx: Transaction<'static, Any>, what: &str) -> Result<(), StoreError> {
+    tx.commit()
+        .await
+        .map_err(StoreError::db(format!("{what}: commit")))
+}
+
+/// SQLite: create the file if missing, and on every connection WAL (readers
+/// do not block the writer), synchronous=FULL (a commit is on disk before it
+/// is acknowledged), a busy timeout (writers queue instead of failing) and
+/// foreign keys (SQLite leaves them off by default).
+fn sqlite_pool(url: &str) -> (String, AnyPoolOptions) {
+    let url = if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    // An in-memory database lives and dies with its one connection.
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let options = AnyPoolOptions::new()
+        .max_connections(if memory { 1 } else { 8 })
+        .idle_timeout(if memory {
+            None
+        } else {
+            Some(Duration::from_secs(600))
+        })
+        .max_lifetime(if memory {
+            None
+        } else {
+            Some(Duration::from_secs(1800))
+        })
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA journal_mode = WAL".to_owned(),
+                    "PRAGMA synchronous = FULL".to_owned(),
+                    format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
+                    "PRAGMA foreign_keys = ON".to_owned(),
+                    std::env::var("XPRAGMA").unwrap_or("PRAGMA foreign_keys = ON".into()),
+                ] {
+                    sql::query(pragma).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        });
+    (url, options)
+}
+
+/// PostgreSQL: a commit is durable unless the server was told otherwise; a
+/// server configured with `synchronous_commit = off` would acknowledge
+/// commits that a crash can lose, so our sessions turn it back on.
+fn postgres_pool() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(10)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                let setting: String =
+                    sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                if setting == "off" {
+                    sqlx::query("SET synchronous_commit = on")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+}

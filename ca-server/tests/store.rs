@@ -1,0 +1,1085 @@
+//! The registry store on both databases: every scenario below runs once on
+//! SQLite (a file in a temporary folder) and once on PostgreSQL (a fresh
+//! database per test, dropped afterwards, so tests run in parallel and
+//! again). PostgreSQL comes from `ROBOTID_TEST_POSTGRES_URL` (default
+//! postgres://postgres@127.0.0.1:5432/test); when it is unreachable the
+//! PostgreSQL half prints SKIPPED, or fails if `ROBOTID_REQUIRE_TOOLS=1`.
+//! Timings are printed (run with `--nocapture` to see them), never asserted.
+
+// Reason: a test should stop at the first unexpected error, loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use robotid_ca::store::{
+    Backend, BeginOutcome, CertStatus, ComponentRecord, Credential, IssuanceIntent,
+    ManufacturerRecord, ModelRecord, Role, Store, StoreError, rules,
+};
+use robotid_verifier::rules::ModelRules;
+use sqlx::Connection;
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const OPERATOR: &str = "operator:0a0b";
+const UBX: &str = "manufacturer:UBX";
+
+/// A registry for one test, removed when the test ends (also on panic).
+struct TestDb {
+    url: String,
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the admin URL and the test database's name.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("registry.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        TestDb {
+            url,
+            store,
+            _dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    async fn postgres() -> Option<TestDb> {
+        sqlx::any::install_default_drivers();
+        let admin =
+            std::env::var("ROBOTID_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+        let connected =
+            tokio::time::timeout(Duration::from_secs(5), sqlx::AnyConnection::connect(&admin))
+                .await;
+        let mut conn = match connected {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return unreachable_postgres(&admin, &e.to_string()),
+            Err(_) => return unreachable_postgres(&admin, "timed out after 5 s"),
+        };
+        let name = format!("robotid_test_{}", random_hex(8));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Postgres);
+        Some(TestDb {
+            url,
+            store,
+            _dir: None,
+            postgres: Some((admin, name)),
+        })
+    }
+}
+
+fn unreachable_postgres(url: &str, why: &str) -> Option<TestDb> {
+    if std::env::var("ROBOTID_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("PostgreSQL at {url} is unreachable and ROBOTID_REQUIRE_TOOLS=1: {why}");
+    }
+    eprintln!("SKIPPED: the PostgreSQL half of this test: {url} is unreachable: {why}");
+    None
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on:
+        // drop the database from a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a PostgreSQL test database: {dropped:?}");
+        }
+    }
+}
+
+/// Each scenario once per database.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    migrations_are_idempotent,
+    manufacturers_and_models,
+    credentials_and_revocation,
+    issuance_happy_path,
+    identical_csr_is_in_progress_then_existing,
+    different_key_is_refused,
+    reissue_supersedes,
+    abandon_then_retry,
+    batch_with_mixed_outcomes,
+    concurrent_requests_for_one_robot,
+    robot_id_under_another_manufacturer_is_refused,
+    audit_log_records_every_change,
+    database_enforces_one_live_certificate_and_append_only_audit,
+    serial_collision_is_a_conflict,
+    batch_of_ten_thousand,
+);
+
+// ---- fixtures ---------------------------------------------------------------
+
+fn random_hex(bytes: usize) -> String {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SystemRandom::new().fill(&mut buf).unwrap();
+    hex::encode(buf)
+}
+
+/// A fresh serial: random, as the signer makes them.
+fn serial() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}{:08x}",
+        random_hex(8),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sha256(text: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+fn model_rules() -> ModelRules {
+    ModelRules::from_toml(
+        "[parameters.height_mm]\nmin = 1500\nmax = 1800\n\n\
+         [components]\nrequired = [\"main-controller\", \"battery-pack\"]\n",
+        "test rules",
+    )
+    .unwrap()
+}
+
+fn manufacturer(code: &str) -> ManufacturerRecord {
+    ManufacturerRecord {
+        code: code.into(),
+        name: format!("{code} Robotics"),
+        country: "DE".into(),
+        active: true,
+    }
+}
+
+fn model(code: &str, model: &str) -> ModelRecord {
+    ModelRecord {
+        manufacturer_code: code.into(),
+        model: model.into(),
+        rules: model_rules(),
+    }
+}
+
+/// Manufacturers UBX (model WK5) and ACM (model X1).
+async fn registered(store: &Store) {
+    for (code, m) in [("UBX", "WK5"), ("ACM", "X1")] {
+        store
+            .add_manufacturer(&manufacturer(code), OPERATOR)
+            .await
+            .unwrap();
+        store.add_model(&model(code, m), OPERATOR).await.unwrap();
+    }
+}
+
+fn components(robot: &str) -> Vec<ComponentRecord> {
+    ["main-controller", "battery-pack", "safety-controller"]
+        .iter()
+        .map(|kind| ComponentRecord {
+            kind: (*kind).into(),
+            part_number: format!("{kind}-9000"),
+            supplier: "Example Parts Co.".into(),
+            serial: format!("{robot}/{kind}"),
+            digests: vec![format!(
+                "sha256:{}",
+                hex::encode(sha256(&format!("{robot}{kind}")))
+            )],
+        })
+        .collect()
+}
+
+/// A request of robot `robot` (UBX/WK5) with key `key`; `csr` tells
+/// requests of the same key apart.
+fn intent(robot: &str, key: &str, csr: &str) -> IssuanceIntent {
+    intent_for(robot, "UBX", "WK5", key, csr)
+}
+
+fn intent_for(robot: &str, code: &str, model: &str, key: &str, csr: &str) -> IssuanceIntent {
+    IssuanceIntent {
+        robot_id: robot.into(),
+        manufacturer_code: code.into(),
+        model: model.into(),
+        serial_hex: serial(),
+        csr_sha256: sha256(&format!("csr/{robot}/{key}/{csr}")),
+        spki_sha256: sha256(&format!("key/{key}")),
+        csr_der: format!("CSR of {robot} {key} {csr}").into_bytes(),
+        reissue: false,
+        not_before: 1_800_000_000,
+        not_after: 1_900_000_000,
+        components: components(robot),
+    }
+}
+
+fn der_for(serial: &str) -> Vec<u8> {
+    format!("certificate {serial}").into_bytes()
+}
+
+/// Begins and completes one intent; returns its serial.
+async fn issue(store: &Store, intent: IssuanceIntent) -> String {
+    let outcomes = store
+        .begin_issuance(std::slice::from_ref(&intent), UBX)
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![BeginOutcome::Proceed]);
+    let serial = intent.serial_hex;
+    store
+        .complete_issuance(&[(serial.clone(), der_for(&serial))], UBX)
+        .await
+        .unwrap();
+    serial
+}
+
+async fn begin_one(store: &Store, intent: &IssuanceIntent) -> BeginOutcome {
+    let mut outcomes = store
+        .begin_issuance(std::slice::from_ref(intent), UBX)
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 1);
+    outcomes.remove(0)
+}
+
+fn assert_refused(outcome: &BeginOutcome, expected: &str) {
+    match outcome {
+        BeginOutcome::Refused { rule, detail } => {
+            assert_eq!(*rule, expected, "{detail}");
+            assert!(!detail.is_empty());
+        }
+        other => panic!("expected a refusal by {expected}, got {other:?}"),
+    }
+}
+
+// ---- scenarios --------------------------------------------------------------
+
+async fn migrations_are_idempotent(db: &TestDb) {
+    db.store.health().await.unwrap();
+    db.store
+        .add_manufacturer(&manufacturer("UBX"), OPERATOR)
+        .await
+        .unwrap();
+    // Connecting again runs the migrator again: nothing to do, nothing lost.
+    for _ in 0..2 {
+        let again = Store::connect(&db.url).await.unwrap();
+        again.health().await.unwrap();
+        assert_eq!(
+            again.manufacturer("UBX").await.unwrap(),
+            Some(manufacturer("UBX"))
+        );
+        again.close().await;
+    }
+}
+
+async fn manufacturers_and_models(db: &TestDb) {
+    let store = &db.store;
+    store
+        .add_manufacturer(&manufacturer("UBX"), OPERATOR)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.manufacturer("UBX").await.unwrap(),
+        Some(manufacturer("UBX"))
+    );
+    assert_eq!(store.manufacturer("NOPE").await.unwrap(), None);
+    let again = store.add_manufacturer(&manufacturer("UBX"), OPERATOR).await;
+    assert!(
+        matches!(
+            again,
+            Err(StoreError::Conflict {
+                what: "manufacturer",
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+
+    store
+        .set_manufacturer_active("UBX", false, OPERATOR)
+        .await
+        .unwrap();
+    assert!(!store.manufacturer("UBX").await.unwrap().unwrap().active);
+    store
+        .set_manufacturer_active("UBX", true, OPERATOR)
+        .await
+        .unwrap();
+    assert!(store.manufacturer("UBX").await.unwrap().unwrap().active);
+    let unknown = store.set_manufacturer_active("NOPE", true, OPERATOR).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound { .. })),
+        "{unknown:?}"
+    );
+
+    store
+        .add_model(&model("UBX", "WK5"), OPERATOR)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.model("UBX", "WK5").await.unwrap(),
+        Some(model("UBX", "WK5"))
+    );
+    assert_eq!(store.model("UBX", "WK6").await.unwrap(), None);
+    let again = store.add_model(&model("UBX", "WK5"), OPERATOR).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { what: "model", .. })),
+        "{again:?}"
+    );
+    let orphan = store.add_model(&model("NOPE", "WK5"), OPERATOR).await;
+    assert!(
+        matches!(
+            orphan,
+            Err(StoreError::NotFound {
+                what: "manufacturer",
+                ..
+            })
+        ),
+        "{orphan:?}"
+    );
+}
+
+async fn credentials_and_revocation(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let operator = Credential {
+        serial_hex: "0A0B".into(),
+        role: Role::Operator,
+        manufacturer_code: None,
+        subject: "CN=operator".into(),
+        not_after: 1_900_000_000,
+        revoked: false,
+    };
+    store.add_credential(&operator, "bootstrap").await.unwrap();
+    // Serials are kept in lower case and found in any case.
+    let stored = store.credential("0a0b").await.unwrap().unwrap();
+    assert_eq!(stored.serial_hex, "0a0b");
+    assert_eq!(stored.role, Role::Operator);
+    assert_eq!(store.credential("0A0B").await.unwrap(), Some(stored));
+
+    let ubx = Credential {
+        serial_hex: "beef".into(),
+        role: Role::Manufacturer,
+        manufacturer_code: Some("UBX".into()),
+        subject: "CN=UBX enrollment".into(),
+        not_after: 1_900_000_000,
+        revoked: false,
+    };
+    store.add_credential(&ubx, OPERATOR).await.unwrap();
+    assert_eq!(store.credential("beef").await.unwrap(), Some(ubx.clone()));
+    let again = store.add_credential(&ubx, OPERATOR).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+
+    let foreign = Credential {
+        serial_hex: "cafe".into(),
+        manufacturer_code: Some("NOPE".into()),
+        ..ubx.clone()
+    };
+    let foreign = store.add_credential(&foreign, OPERATOR).await;
+    assert!(
+        matches!(foreign, Err(StoreError::NotFound { .. })),
+        "{foreign:?}"
+    );
+    let confused = Credential {
+        serial_hex: "cafe".into(),
+        role: Role::Operator,
+        ..ubx.clone()
+    };
+    let confused = store.add_credential(&confused, OPERATOR).await;
+    assert!(
+        matches!(confused, Err(StoreError::Invalid { .. })),
+        "{confused:?}"
+    );
+
+    store.revoke_credential("BEEF", OPERATOR).await.unwrap();
+    assert!(store.credential("beef").await.unwrap().unwrap().revoked);
+    store.revoke_credential("beef", OPERATOR).await.unwrap();
+    let unknown = store.revoke_credential("dead", OPERATOR).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound { .. })),
+        "{unknown:?}"
+    );
+    assert_eq!(store.credential("dead").await.unwrap(), None);
+}
+
+async fn issuance_happy_path(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000001-A";
+    let request = intent(robot, "k1", "c1");
+    let serial = request.serial_hex.clone();
+    assert_eq!(begin_one(store, &request).await, BeginOutcome::Proceed);
+
+    let pending = store.certificate(&serial).await.unwrap().unwrap();
+    assert_eq!(pending.status, CertStatus::Pending);
+    assert_eq!(pending.der, None);
+    assert_eq!(pending.issued_at, None);
+    assert_eq!(pending.robot_id, robot);
+    assert_eq!(pending.csr_sha256, request.csr_sha256);
+    assert_eq!(
+        (pending.not_before, pending.not_after),
+        (request.not_before, request.not_after)
+    );
+    assert_eq!(store.live_certificate(robot).await.unwrap(), Some(pending));
+    let robot_record = store.robot(robot).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            robot_record.manufacturer_code.as_str(),
+            robot_record.model.as_str()
+        ),
+        ("UBX", "WK5")
+    );
+    assert!(robot_record.created_at > 1_700_000_000);
+    assert_eq!(store.robot("UBX-WK5-99999999-Z").await.unwrap(), None);
+    assert_eq!(store.components(&serial).await.unwrap(), components(robot));
+
+    let der = der_for(&serial);
+    store
+        .complete_issuance(&[(serial.clone(), der.clone())], UBX)
+        .await
+        .unwrap();
+    let issued = store.certificate(&serial).await.unwrap().unwrap();
+    assert_eq!(issued.status, CertStatus::Issued);
+    assert_eq!(issued.der.as_deref(), Some(der.as_slice()));
+    assert!(issued.issued_at.is_some());
+    assert_eq!(store.live_certificate(robot).await.unwrap(), Some(issued));
+    assert_eq!(store.count_certificates().await.unwrap(), 1);
+
+    // Completing again with the same certificate is a harmless retry; with
+    // another, or for a serial never begun, it is refused.
+    store
+        .complete_issuance(&[(serial.clone(), der.clone())], UBX)
+        .await
+        .unwrap();
+    let other = store
+        .complete_issuance(&[(serial.clone(), b"other".to_vec())], UBX)
+        .await;
+    assert!(
+        matches!(other, Err(StoreError::Conflict { .. })),
+        "{other:?}"
+    );
+    let unknown = store
+        .complete_issuance(&[("abcdef".into(), b"x".to_vec())], UBX)
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound { .. })),
+        "{unknown:?}"
+    );
+}
+
+async fn identical_csr_is_in_progress_then_existing(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000002-B";
+    let first = intent(robot, "k1", "c1");
+    assert_eq!(begin_one(store, &first).await, BeginOutcome::Proceed);
+
+    // The same CSR again, with the serial a new signing attempt would use.
+    let mut again = first.clone();
+    again.serial_hex = serial();
+    assert_eq!(
+        begin_one(store, &again).await,
+        BeginOutcome::InProgress {
+            serial_hex: first.serial_hex.clone()
+        }
+    );
+
+    store
+        .complete_issuance(
+            &[(first.serial_hex.clone(), der_for(&first.serial_hex))],
+            UBX,
+        )
+        .await
+        .unwrap();
+    again.serial_hex = serial();
+    match begin_one(store, &again).await {
+        BeginOutcome::Existing(record) => {
+            assert_eq!(record.serial_hex, first.serial_hex);
+            assert_eq!(record.status, CertStatus::Issued);
+            assert_eq!(record.der, Some(der_for(&first.serial_hex)));
+        }
+        other => panic!("expected Existing, got {other:?}"),
+    }
+    // Even when declared a re-issue, the identical CSR gets the same certificate.
+    again.reissue = true;
+    again.serial_hex = serial();
+    assert!(matches!(
+        begin_one(store, &again).await,
+        BeginOutcome::Existing(_)
+    ));
+    assert_eq!(store.count_certificates().await.unwrap(), 1);
+    assert_eq!(store.certificate(&again.serial_hex).await.unwrap(), None);
+}
+
+async fn different_key_is_refused(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000003-C";
+    let first = intent(robot, "k1", "c1");
+    assert_eq!(begin_one(store, &first).await, BeginOutcome::Proceed);
+    // While the first is pending...
+    assert_refused(
+        &begin_one(store, &intent(robot, "k2", "c1")).await,
+        rules::LIVE_CERTIFICATE,
+    );
+    store
+        .complete_issuance(
+            &[(first.serial_hex.clone(), der_for(&first.serial_hex))],
+            UBX,
+        )
+        .await
+        .unwrap();
+    // ... and once it is issued: another key, or the same key in another
+    // request, needs a declared re-issue.
+    let other_key = intent(robot, "k2", "c1");
+    assert_refused(&begin_one(store, &other_key).await, rules::LIVE_CERTIFICATE);
+    assert_refused(
+        &begin_one(store, &intent(robot, "k1", "c2")).await,
+        rules::LIVE_CERTIFICATE,
+    );
+    assert_eq!(
+        store.certificate(&other_key.serial_hex).await.unwrap(),
+        None
+    );
+    let live = store.live_certificate(robot).await.unwrap().unwrap();
+    assert_eq!(live.serial_hex, first.serial_hex);
+    assert_eq!(store.count_certificates().await.unwrap(), 1);
+}
+
+async fn reissue_supersedes(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000004-D";
+    let old = issue(store, intent(robot, "k1", "c1")).await;
+
+    let mut new = intent(robot, "k2", "c1");
+    new.reissue = true;
+    assert_eq!(begin_one(store, &new).await, BeginOutcome::Proceed);
+    let superseded = store.certificate(&old).await.unwrap().unwrap();
+    assert_eq!(superseded.status, CertStatus::Superseded);
+    // The superseded row keeps its certificate.
+    assert_eq!(superseded.der, Some(der_for(&old)));
+    let live = store.live_certificate(robot).await.unwrap().unwrap();
+    assert_eq!(
+        (live.serial_hex.as_str(), live.status),
+        (new.serial_hex.as_str(), CertStatus::Pending)
+    );
+
+    // A re-issue while another request is being signed waits its turn.
+    let mut third = intent(robot, "k3", "c1");
+    third.reissue = true;
+    assert_refused(&begin_one(store, &third).await, rules::ISSUANCE_IN_PROGRESS);
+
+    store
+        .complete_issuance(&[(new.serial_hex.clone(), der_for(&new.serial_hex))], UBX)
+        .await
+        .unwrap();
+    let audit = store.audit(Some(robot), 100).await.unwrap();
+    let supersede = audit
+        .iter()
+        .find(|e| e.action == "certificate.supersede")
+        .unwrap();
+    assert!(supersede.detail.contains(&old) && supersede.detail.contains(&new.serial_hex));
+
+    // A re-issue of a robot that has no certificate is a first issuance.
+    let mut fresh = intent("UBX-WK5-00000005-E", "k1", "c1");
+    fresh.reissue = true;
+    assert_eq!(begin_one(store, &fresh).await, BeginOutcome::Proceed);
+    assert_eq!(store.count_certificates().await.unwrap(), 3);
+}
+
+async fn abandon_then_retry(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000006-F";
+    let first = intent(robot, "k1", "c1");
+    assert_eq!(begin_one(store, &first).await, BeginOutcome::Proceed);
+    store
+        .abandon_issuance(&[first.serial_hex.clone()], "signer failed", UBX)
+        .await
+        .unwrap();
+    let failed = store.certificate(&first.serial_hex).await.unwrap().unwrap();
+    assert_eq!(failed.status, CertStatus::Failed);
+    assert_eq!(store.live_certificate(robot).await.unwrap(), None);
+
+    // The same CSR again proceeds, under a new serial.
+    let mut retry = first.clone();
+    retry.serial_hex = serial();
+    assert_eq!(begin_one(store, &retry).await, BeginOutcome::Proceed);
+    store
+        .complete_issuance(
+            &[(retry.serial_hex.clone(), der_for(&retry.serial_hex))],
+            UBX,
+        )
+        .await
+        .unwrap();
+    // Abandoning an issued certificate does not undo it; completing a failed
+    // one is refused.
+    store
+        .abandon_issuance(&[retry.serial_hex.clone()], "late", UBX)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .certificate(&retry.serial_hex)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CertStatus::Issued
+    );
+    let late = store
+        .complete_issuance(
+            &[(first.serial_hex.clone(), der_for(&first.serial_hex))],
+            UBX,
+        )
+        .await;
+    assert!(matches!(late, Err(StoreError::Conflict { .. })), "{late:?}");
+    assert_eq!(
+        store
+            .certificate(&first.serial_hex)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CertStatus::Failed
+    );
+}
+
+async fn batch_with_mixed_outcomes(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    store
+        .add_manufacturer(&manufacturer("OFF"), OPERATOR)
+        .await
+        .unwrap();
+    store
+        .add_model(&model("OFF", "Z1"), OPERATOR)
+        .await
+        .unwrap();
+    store
+        .set_manufacturer_active("OFF", false, OPERATOR)
+        .await
+        .unwrap();
+
+    let existing = intent("UBX-WK5-00000010-A", "k1", "c1");
+    issue(store, existing.clone()).await;
+    let pending = intent("UBX-WK5-00000011-B", "k1", "c1");
+    assert_eq!(begin_one(store, &pending).await, BeginOutcome::Proceed);
+    issue(store, intent("UBX-WK5-00000012-C", "k1", "c1")).await;
+    issue(store, intent("UBX-WK5-00000015-H", "k1", "c1")).await;
+
+    let mut again_existing = existing.clone();
+    again_existing.serial_hex = serial();
+    let mut again_pending = pending.clone();
+    again_pending.serial_hex = serial();
+    let batch = vec![
+        intent("UBX-WK5-00000013-D", "k1", "c1"),
+        again_existing,
+        again_pending,
+        intent("UBX-WK5-00000012-C", "k2", "c1"),
+        intent_for("UBX-WK5-00000015-H", "ACM", "X1", "k9", "c1"),
+        intent_for("UBX-WK6-00000001-E", "UBX", "WK6", "k1", "c1"),
+        intent_for("OFF-Z1-00000001-F", "OFF", "Z1", "k1", "c1"),
+        intent("UBX-WK5-00000013-D", "k1", "c1"),
+        intent("UBX-WK5-00000014-G", "k1", "c1"),
+    ];
+    let outcomes = store.begin_issuance(&batch, UBX).await.unwrap();
+    assert_eq!(outcomes.len(), batch.len());
+    assert_eq!(outcomes[0], BeginOutcome::Proceed);
+    assert!(
+        matches!(&outcomes[1], BeginOutcome::Existing(r) if r.serial_hex == existing.serial_hex),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(
+        outcomes[2],
+        BeginOutcome::InProgress {
+            serial_hex: pending.serial_hex.clone()
+        }
+    );
+    assert_refused(&outcomes[3], rules::LIVE_CERTIFICATE);
+    assert_refused(&outcomes[4], rules::ROBOT_MANUFACTURER);
+    assert_refused(&outcomes[5], rules::MODEL_APPROVED);
+    assert_refused(&outcomes[6], rules::MANUFACTURER_ACTIVE);
+    assert_refused(&outcomes[7], rules::DUPLICATE_IN_BATCH);
+    assert_eq!(outcomes[8], BeginOutcome::Proceed);
+
+    for (intent, outcome) in batch.iter().zip(&outcomes) {
+        let recorded = store.certificate(&intent.serial_hex).await.unwrap();
+        match outcome {
+            BeginOutcome::Proceed => {
+                assert_eq!(recorded.unwrap().status, CertStatus::Pending);
+                assert_eq!(
+                    store.components(&intent.serial_hex).await.unwrap(),
+                    intent.components
+                );
+            }
+            _ => assert_eq!(recorded, None, "{outcome:?} must record nothing"),
+        }
+    }
+    assert_eq!(store.robot("UBX-WK6-00000001-E").await.unwrap(), None);
+    assert_eq!(store.robot("OFF-Z1-00000001-F").await.unwrap(), None);
+    assert_eq!(store.count_certificates().await.unwrap(), 6);
+}
+
+async fn concurrent_requests_for_one_robot(db: &TestDb) {
+    registered(&db.store).await;
+    // Two pools on one database, as two server processes would have.
+    let stores = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+
+    for (robot, same_csr) in [("UBX-WK5-00000020-A", true), ("UBX-WK5-00000021-B", false)] {
+        let barrier = Arc::new(tokio::sync::Barrier::new(50));
+        let mut tasks = Vec::new();
+        for n in 0..50 {
+            let store = stores[n % 2].clone();
+            let barrier = barrier.clone();
+            let request = if same_csr {
+                intent(robot, "k1", "c1")
+            } else {
+                intent(robot, &format!("k{n}"), "c1")
+            };
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let outcome = store
+                    .begin_issuance(std::slice::from_ref(&request), UBX)
+                    .await;
+                (request.serial_hex, outcome)
+            }));
+        }
+        let mut winners = Vec::new();
+        let mut others = Vec::new();
+        for task in tasks {
+            let (serial, outcome) = task.await.unwrap();
+            match outcome.unwrap().remove(0) {
+                BeginOutcome::Proceed => winners.push(serial),
+                other => others.push(other),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one Proceed for {robot}");
+        let live = db.store.live_certificate(robot).await.unwrap().unwrap();
+        assert_eq!(live.serial_hex, winners[0]);
+        for other in &others {
+            if same_csr {
+                assert_eq!(
+                    *other,
+                    BeginOutcome::InProgress {
+                        serial_hex: winners[0].clone()
+                    }
+                );
+            } else {
+                assert_refused(other, rules::LIVE_CERTIFICATE);
+            }
+        }
+    }
+    assert_eq!(db.store.count_certificates().await.unwrap(), 2);
+    stores[1].close().await;
+}
+
+async fn robot_id_under_another_manufacturer_is_refused(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    store
+        .add_model(&model("UBX", "WK6"), OPERATOR)
+        .await
+        .unwrap();
+    let robot = "UBX-WK5-00000030-A";
+    issue(store, intent(robot, "k1", "c1")).await;
+
+    for (code, m) in [("ACM", "X1"), ("UBX", "WK6")] {
+        let mut request = intent_for(robot, code, m, "k2", "c1");
+        request.reissue = true;
+        assert_refused(&begin_one(store, &request).await, rules::ROBOT_MANUFACTURER);
+    }
+    let record = store.robot(robot).await.unwrap().unwrap();
+    assert_eq!(
+        (record.manufacturer_code.as_str(), record.model.as_str()),
+        ("UBX", "WK5")
+    );
+    // A robot ID whose certificate failed is still taken by its manufacturer.
+    let other = "UBX-WK5-00000031-B";
+    let first = intent(other, "k1", "c1");
+    assert_eq!(begin_one(store, &first).await, BeginOutcome::Proceed);
+    store
+        .abandon_issuance(&[first.serial_hex], "test", UBX)
+        .await
+        .unwrap();
+    assert_refused(
+        &begin_one(store, &intent_for(other, "ACM", "X1", "k1", "c1")).await,
+        rules::ROBOT_MANUFACTURER,
+    );
+}
+
+async fn audit_log_records_every_change(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    store
+        .set_manufacturer_active("ACM", false, OPERATOR)
+        .await
+        .unwrap();
+    store
+        .set_manufacturer_active("ACM", true, OPERATOR)
+        .await
+        .unwrap();
+    let credential = Credential {
+        serial_hex: "c0ffee".into(),
+        role: Role::Manufacturer,
+        manufacturer_code: Some("UBX".into()),
+        subject: "CN=UBX".into(),
+        not_after: 1_900_000_000,
+        revoked: false,
+    };
+    store.add_credential(&credential, OPERATOR).await.unwrap();
+    store.revoke_credential("c0ffee", OPERATOR).await.unwrap();
+    let robot = "UBX-WK5-00000040-A";
+    let old = issue(store, intent(robot, "k1", "c1")).await;
+    let mut reissue = intent(robot, "k2", "c1");
+    reissue.reissue = true;
+    assert_eq!(begin_one(store, &reissue).await, BeginOutcome::Proceed);
+    store
+        .abandon_issuance(&[reissue.serial_hex.clone()], "signer down", UBX)
+        .await
+        .unwrap();
+
+    let all = store.audit(None, 1000).await.unwrap();
+    let actions: Vec<(&str, &str, &str)> = all
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            (OPERATOR, "manufacturer.add", "UBX"),
+            (OPERATOR, "model.add", "UBX/WK5"),
+            (OPERATOR, "manufacturer.add", "ACM"),
+            (OPERATOR, "model.add", "ACM/X1"),
+            (OPERATOR, "manufacturer.deactivate", "ACM"),
+            (OPERATOR, "manufacturer.activate", "ACM"),
+            (OPERATOR, "credential.add", "c0ffee"),
+            (OPERATOR, "credential.revoke", "c0ffee"),
+            (UBX, "issuance.begin", robot),
+            (UBX, "certificate.issue", robot),
+            (UBX, "certificate.supersede", robot),
+            (UBX, "issuance.begin", robot),
+            (UBX, "issuance.abandon", robot),
+        ]
+    );
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].id < w[1].id && w[0].at <= w[1].at)
+    );
+    for entry in &all {
+        let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
+        assert!(detail.is_object(), "{}", entry.detail);
+    }
+    assert!(all[8].detail.contains(&old));
+    assert!(all[12].detail.contains("signer down"));
+
+    // Per subject, and the newest last when limited.
+    let of_robot = store.audit(Some(robot), 2).await.unwrap();
+    let tail: Vec<&str> = of_robot.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(tail, vec!["issuance.begin", "issuance.abandon"]);
+    assert_eq!(store.audit(Some("nobody"), 10).await.unwrap(), vec![]);
+    assert_eq!(store.audit(None, 0).await.unwrap(), vec![]);
+}
+
+async fn database_enforces_one_live_certificate_and_append_only_audit(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000050-A";
+    issue(store, intent(robot, "k1", "c1")).await;
+
+    // Straight to the database, past the store's checks.
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let second = sqlx::query(
+        "INSERT INTO certificates (serial_hex, robot_id, status, csr_sha256, spki_sha256, \
+         csr_der, reissue, not_before, not_after, created_at) \
+         VALUES ($1, $2, 'pending', $3, $4, $5, 0, 0, 1, 0)",
+    )
+    .bind(serial())
+    .bind(robot)
+    .bind(vec![1u8; 32])
+    .bind(vec![2u8; 32])
+    .bind(vec![3u8; 8])
+    .execute(&mut conn)
+    .await;
+    match second {
+        Err(sqlx::Error::Database(e)) => assert!(e.is_unique_violation(), "{e}"),
+        other => panic!("a second live certificate was accepted: {other:?}"),
+    }
+    for statement in [
+        "UPDATE audit_log SET actor = 'mallory'",
+        "DELETE FROM audit_log",
+    ] {
+        let changed = sqlx::query(statement).execute(&mut conn).await;
+        assert!(changed.is_err(), "{statement} was accepted");
+    }
+    conn.close().await.unwrap();
+    assert!(
+        store
+            .audit(None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.actor != "mallory")
+    );
+}
+
+async fn serial_collision_is_a_conflict(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let first = issue(store, intent("UBX-WK5-00000060-A", "k1", "c1")).await;
+
+    let mut clash = intent("UBX-WK5-00000061-B", "k1", "c1");
+    clash.serial_hex = first.to_uppercase();
+    let fresh = intent("UBX-WK5-00000062-C", "k1", "c1");
+    let result = store.begin_issuance(&[fresh.clone(), clash], UBX).await;
+    assert!(
+        matches!(
+            result,
+            Err(StoreError::Conflict {
+                what: "certificate serial",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    // Nothing of the batch was recorded, and the first certificate is intact.
+    assert_eq!(store.certificate(&fresh.serial_hex).await.unwrap(), None);
+    assert_eq!(store.robot("UBX-WK5-00000061-B").await.unwrap(), None);
+    let kept = store.certificate(&first).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.robot_id.as_str(), kept.status),
+        ("UBX-WK5-00000060-A", CertStatus::Issued)
+    );
+
+    let twice = intent("UBX-WK5-00000063-D", "k1", "c1");
+    let mut twin = intent("UBX-WK5-00000064-E", "k1", "c1");
+    twin.serial_hex = twice.serial_hex.clone();
+    let result = store.begin_issuance(&[twice, twin], UBX).await;
+    assert!(
+        matches!(result, Err(StoreError::Conflict { .. })),
+        "{result:?}"
+    );
+    let bad = IssuanceIntent {
+        serial_hex: "not hex".into(),
+        ..intent("UBX-WK5-00000065-F", "k1", "c1")
+    };
+    let result = store.begin_issuance(&[bad], UBX).await;
+    assert!(
+        matches!(result, Err(StoreError::Invalid { .. })),
+        "{result:?}"
+    );
+    assert_eq!(store.count_certificates().await.unwrap(), 1);
+}
+
+async fn batch_of_ten_thousand(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let backend = store.backend().as_str();
+    let batch: Vec<IssuanceIntent> = (0..10_000)
+        .map(|n| intent(&format!("UBX-WK5-{n:08}-X"), &format!("k{n}"), "c1"))
+        .collect();
+
+    let started = Instant::now();
+    let outcomes = store.begin_issuance(&batch, UBX).await.unwrap();
+    let begin = started.elapsed();
+    assert!(outcomes.iter().all(|o| *o == BeginOutcome::Proceed));
+
+    let done: Vec<(String, Vec<u8>)> = batch
+        .iter()
+        .map(|i| (i.serial_hex.clone(), der_for(&i.serial_hex)))
+        .collect();
+    let started = Instant::now();
+    store.complete_issuance(&done, UBX).await.unwrap();
+    let complete = started.elapsed();
+
+    // The same batch again (new serials, identical CSRs): all Existing.
+    let again: Vec<IssuanceIntent> = batch
+        .iter()
+        .map(|i| IssuanceIntent {
+            serial_hex: serial(),
+            ..i.clone()
+        })
+        .collect();
+    let started = Instant::now();
+    let outcomes = store.begin_issuance(&again, UBX).await.unwrap();
+    let existing = started.elapsed();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, BeginOutcome::Existing(r) if r.status == CertStatus::Issued))
+    );
+
+    let started = Instant::now();
+    let abandon: Vec<String> = again.iter().map(|i| i.serial_hex.clone()).collect();
+    store.abandon_issuance(&abandon, "test", UBX).await.unwrap();
+    let abandoned = started.elapsed();
+
+    println!(
+        "{backend}: 10,000 intents (3 components each): begin_issuance {begin:?}, \
+         complete_issuance {complete:?}, identical batch again (all Existing) {existing:?}, \
+         abandon of 10,000 unknown serials {abandoned:?}"
+    );
+    assert_eq!(store.count_certificates().await.unwrap(), 10_000);
+    let sample = &batch[4_321];
+    let record = store
+        .certificate(&sample.serial_hex)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, CertStatus::Issued);
+    assert_eq!(
+        store.components(&sample.serial_hex).await.unwrap(),
+        sample.components
+    );
+    assert_eq!(
+        store.audit(None, 100_000).await.unwrap().len(),
+        4 + 2 * 10_000
+    );
+}

@@ -1,0 +1,738 @@
+//! `robotid-ca` end to end with the real binaries, on SQLite and on
+//! PostgreSQL: registering a manufacturer and a model, enrollment one by one
+//! and in batches, idempotency, re-issue, authorisation, bad input, races.
+
+// Test code: a panic with the cause is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use robotid_tests::{
+    Server, postgres_database, repo_root, robotid, run_in, tempdir, tool_available,
+};
+use robotid_verifier::robot_id::RobotId;
+
+/// An HTTPS client trusting the CA, with the credentials in `creds` (or none).
+fn https(server: &Server, creds: Option<&Path>) -> reqwest::blocking::Client {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(server.data_dir.join("ca/root-ca.pem")).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let tls = match creds {
+        Some(dir) => {
+            let chain = CertificateDer::pem_file_iter(dir.join("client.pem"))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key = PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap()
+}
+
+/// A server with manufacturer UBX (model WK5, the example rules) and ACME
+/// (model X1) registered; credentials in `<dir>/ubx` and `<dir>/acme`.
+struct Setup {
+    dir: tempfile::TempDir,
+    server: Server,
+}
+
+impl Setup {
+    fn new(database_url: Option<&str>) -> Setup {
+        // reqwest's plain-HTTP client needs a process-wide rustls provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempdir();
+        let server = Server::start(&dir.path().join("data"), database_url);
+        let s = Setup { dir, server };
+        let rules = repo_root()
+            .join("policies/models/example-wk5.toml")
+            .display()
+            .to_string();
+        for (code, name, model) in [
+            ("UBX", "Example Robotics Ltd", "WK5"),
+            ("ACME", "Acme Humanoids", "X1"),
+        ] {
+            let out = code.to_lowercase();
+            s.robotid(
+                &[
+                    "admin",
+                    "manufacturer",
+                    "add",
+                    "--code",
+                    code,
+                    "--name",
+                    name,
+                    "--country",
+                    "CN",
+                    "--out-dir",
+                    &out,
+                ],
+                "operator",
+            )
+            .expect_code(0);
+            s.robotid(
+                &[
+                    "admin",
+                    "model",
+                    "add",
+                    "--manufacturer",
+                    code,
+                    "--model",
+                    model,
+                    "--rules",
+                    &rules,
+                ],
+                "operator",
+            )
+            .expect_code(0);
+        }
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn creds(&self, who: &str) -> PathBuf {
+        if who == "operator" {
+            self.server.operator()
+        } else {
+            self.path().join(who)
+        }
+    }
+
+    /// Runs `robotid ARGS --server API --credentials <who>`.
+    fn robotid(&self, args: &[&str], who: &str) -> robotid_tests::Run {
+        let creds = self.creds(who).display().to_string();
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend_from_slice(&["--server", &self.server.api, "--credentials", &creds]);
+        robotid(self.path(), &full)
+    }
+
+    /// A key and CSR for robot `serial` of (code, model), as the example
+    /// manifest with that ID; returns the CSR's path.
+    fn csr(&self, code: &str, model: &str, serial: &str, key_name: &str) -> PathBuf {
+        self.csr_with(code, model, serial, key_name, |m| m)
+    }
+
+    /// As `csr`, with the manifest text passed through `edit`.
+    fn csr_with(
+        &self,
+        code: &str,
+        model: &str,
+        serial: &str,
+        key_name: &str,
+        edit: impl Fn(String) -> String,
+    ) -> PathBuf {
+        let id = RobotId::new(code, model, serial).unwrap();
+        let example =
+            edit(std::fs::read_to_string(repo_root().join("examples/wk5/manifest.toml")).unwrap());
+        let manifest = example
+            .replace("UBX-WK5-00001234-I", id.as_str())
+            .replace("model = \"WK5\"", &format!("model = \"{model}\""))
+            .replace(
+                "firmware/",
+                &format!("{}/", repo_root().join("examples/wk5/firmware").display()),
+            );
+        let m = self.path().join(format!("{id}.toml"));
+        std::fs::write(&m, manifest).unwrap();
+        let key = self.path().join(key_name);
+        if !key.exists() {
+            robotid(
+                self.path(),
+                &["key", "new", "--out", &key.display().to_string()],
+            )
+            .expect_code(0);
+        }
+        let csr = self.path().join(format!("{id}-{key_name}.csr"));
+        robotid(
+            self.path(),
+            &[
+                "csr",
+                "new",
+                "--manifest",
+                &m.display().to_string(),
+                "--key",
+                &key.display().to_string(),
+                "--out",
+                &csr.display().to_string(),
+                "--force",
+            ],
+        )
+        .expect_code(0);
+        csr
+    }
+}
+
+fn serial_of(pem_path: &Path) -> String {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(pem_path).unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    hex::encode(cert.raw_serial())
+}
+
+fn enrollment(database_url: Option<&str>) {
+    let s = Setup::new(database_url);
+    let csr = s.csr("UBX", "WK5", "00001234", "robot.key");
+    let csr_arg = csr.display().to_string();
+    let out = s
+        .robotid(&["submit", "--csr", &csr_arg, "--out", "robot.pem"], "ubx")
+        .expect_code(0);
+    assert!(
+        out.stdout.contains("UBX-WK5-00001234-I issued"),
+        "{}",
+        out.stdout
+    );
+    let first = serial_of(&s.path().join("robot.pem"));
+    if tool_available("openssl", &["version"]) {
+        let anchor = s
+            .server
+            .data_dir
+            .join("ca/root-ca.pem")
+            .display()
+            .to_string();
+        let v = run_in(
+            s.path(),
+            "openssl",
+            &[
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslclient",
+                "-CAfile",
+                &anchor,
+                "-untrusted",
+                "robot.pem",
+                "robot.pem",
+            ],
+        );
+        assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    }
+    // The identical CSR again: the same certificate.
+    let again = s
+        .robotid(&["submit", "--csr", &csr_arg, "--out", "again.pem"], "ubx")
+        .expect_code(0);
+    assert!(again.stdout.contains("existing"), "{}", again.stdout);
+    assert_eq!(serial_of(&s.path().join("again.pem")), first);
+    // Another key for the same robot: refused, unless a declared re-issue.
+    let other = s
+        .csr("UBX", "WK5", "00001234", "other.key")
+        .display()
+        .to_string();
+    let refused = s
+        .robotid(&["submit", "--csr", &other, "--out", "other.pem"], "ubx")
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("robot.live_certificate"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!s.path().join("other.pem").exists());
+    s.robotid(
+        &["submit", "--csr", &other, "--out", "other.pem", "--reissue"],
+        "ubx",
+    )
+    .expect_code(0);
+    assert_ne!(serial_of(&s.path().join("other.pem")), first);
+    // A robot outside its model's rules: refused naming the rule, field and value.
+    let tall = s.csr_with("UBX", "WK5", "00009999", "tall.key", |m| {
+        m.replace("height_mm = 1650", "height_mm = 2500")
+    });
+    let refused = s
+        .robotid(
+            &[
+                "submit",
+                "--csr",
+                &tall.display().to_string(),
+                "--out",
+                "tall.pem",
+            ],
+            "ubx",
+        )
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("422 parameter.range"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("parameters.height_mm") && refused.stderr.contains("2500"),
+        "{}",
+        refused.stderr
+    );
+    // Another manufacturer's robot: 403.
+    let foreign = s
+        .csr("ACME", "X1", "1", "foreign.key")
+        .display()
+        .to_string();
+    let refused = s
+        .robotid(
+            &["submit", "--csr", &foreign, "--out", "foreign.pem"],
+            "ubx",
+        )
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("403 robot.foreign"),
+        "{}",
+        refused.stderr
+    );
+    // A manufacturer may not act as the operator.
+    let rules = repo_root()
+        .join("policies/models/example-wk5.toml")
+        .display()
+        .to_string();
+    let refused = s
+        .robotid(
+            &[
+                "admin",
+                "model",
+                "add",
+                "--manufacturer",
+                "UBX",
+                "--model",
+                "WK6",
+                "--rules",
+                &rules,
+            ],
+            "ubx",
+        )
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("403 role.operator_required"),
+        "{}",
+        refused.stderr
+    );
+    // The operator does not enroll robots.
+    let refused = s
+        .robotid(
+            &["submit", "--csr", &csr_arg, "--out", "op.pem"],
+            "operator",
+        )
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("403 role.manufacturer_required"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn enrollment_on_sqlite() {
+    enrollment(None);
+}
+
+#[test]
+fn enrollment_on_postgres() {
+    if let Some(url) = postgres_database() {
+        enrollment(Some(&url));
+    }
+}
+
+#[test]
+fn batch_enrollment_with_a_bad_csr_among_good_ones() {
+    let s = Setup::new(None);
+    let batch = s.path().join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    for i in 0..30 {
+        let csr = s.csr("UBX", "WK5", &format!("B{i:04}"), &format!("k{i}.key"));
+        std::fs::copy(&csr, batch.join(format!("robot-{i:02}.csr"))).unwrap();
+    }
+    let foreign = s.csr("ACME", "X1", "77", "f.key");
+    std::fs::copy(&foreign, batch.join("robot-foreign.csr")).unwrap();
+    std::fs::write(batch.join("robot-garbage.csr"), "not a CSR").unwrap();
+    let batch_arg = batch.display().to_string();
+    let out = s
+        .robotid(
+            &["submit", "--batch", &batch_arg, "--out-dir", "certs"],
+            "ubx",
+        )
+        .expect_code(1);
+    assert!(
+        out.stdout.contains("32 CSRs: 30 issued, 0 already issued"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("robot-foreign.csr") && out.stderr.contains("robot.foreign"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("robot-garbage.csr") && out.stderr.contains("csr."),
+        "{}",
+        out.stderr
+    );
+    for i in 0..30 {
+        assert!(s.path().join(format!("certs/robot-{i:02}.pem")).exists());
+    }
+    assert!(!s.path().join("certs/robot-foreign.pem").exists());
+    // The same batch again: the same certificates.
+    let again = s
+        .robotid(
+            &["submit", "--batch", &batch_arg, "--out-dir", "certs2"],
+            "ubx",
+        )
+        .expect_code(1);
+    assert!(
+        again.stdout.contains("0 issued, 30 already issued"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        serial_of(&s.path().join("certs/robot-07.pem")),
+        serial_of(&s.path().join("certs2/robot-07.pem"))
+    );
+}
+
+fn problem(response: reqwest::blocking::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let ctype = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    assert_eq!(ctype, "application/problem+json", "status {status}");
+    (status, response.json().unwrap())
+}
+
+#[test]
+fn bad_input_gets_a_problem_document_and_the_server_keeps_serving() {
+    let s = Setup::new(None);
+    let ubx = https(&s.server, Some(&s.path().join("ubx")));
+    let enroll = format!("{}/api/v1/enroll", s.server.api);
+    let batch = format!("{}/api/v1/enroll/batch", s.server.api);
+
+    let anonymous = https(&s.server, None);
+    let (status, p) = problem(
+        anonymous
+            .post(&enroll)
+            .header("content-type", "application/pkcs10")
+            .body(vec![0x30])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, p["rule"].as_str().unwrap()),
+        (401, "credential.missing")
+    );
+
+    let (status, p) = problem(
+        ubx.post(&enroll)
+            .header("content-type", "application/pkcs10")
+            .body(vec![0x30, 0x03, 1, 2, 3])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 400, "{p}");
+    assert!(p["rule"].as_str().unwrap().starts_with("csr."), "{p}");
+
+    let (status, p) = problem(
+        ubx.post(&enroll)
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, p["rule"].as_str().unwrap()),
+        (415, "request.content_type")
+    );
+
+    let (status, p) = problem(
+        ubx.post(&batch)
+            .json(&serde_json::json!({"csrs": ["x"], "colour": "red"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 400, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("colour"), "{p}");
+
+    let too_many: Vec<&str> = vec!["x"; 10_001];
+    let (status, p) = problem(
+        ubx.post(&batch)
+            .json(&serde_json::json!({ "csrs": too_many }))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, p["rule"].as_str().unwrap()), (413, "batch.size"));
+
+    let huge = vec![b'A'; 33 * 1024 * 1024];
+    let (status, p) = problem(
+        ubx.post(&enroll)
+            .header("content-type", "application/pkcs10")
+            .body(huge)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, p["rule"].as_str().unwrap()), (413, "request.size"));
+
+    let (status, _) = problem(
+        ubx.get(format!("{}/api/v1/nope", s.server.api))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 404);
+    let (status, _) = problem(ubx.get(&enroll).send().unwrap());
+    assert_eq!(status, 405);
+
+    // A certificate from the CA that is not a registered credential, and an
+    // expired one: 401 each, with the reason.
+    for (name, days) in [("unregistered", 30i64), ("expired", -1)] {
+        let dir = s.path().join(name);
+        make_credential(&s.server.data_dir, &dir, days);
+        let client = https(&s.server, Some(&dir));
+        let (status, p) = problem(
+            client
+                .post(&enroll)
+                .header("content-type", "application/pkcs10")
+                .body(vec![0x30])
+                .send()
+                .unwrap(),
+        );
+        let want = if days < 0 {
+            "credential.expired"
+        } else {
+            "credential.unknown"
+        };
+        assert_eq!((status, p["rule"].as_str().unwrap()), (401, want));
+    }
+
+    // A revoked credential stops working at once, even on an open connection.
+    let ok = ubx
+        .post(&enroll)
+        .header("content-type", "application/pkcs10")
+        .body(vec![0x30])
+        .send()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 400);
+    let serial = serial_of(&s.path().join("ubx/client.pem"));
+    let operator = https(&s.server, Some(&s.server.operator()));
+    let revoke = format!("{}/api/v1/credentials/{serial}/revoke", s.server.api);
+    let (status, p) = problem(ubx.post(&revoke).send().unwrap());
+    assert_eq!(
+        (status, p["rule"].as_str().unwrap()),
+        (403, "role.operator_required")
+    );
+    assert_eq!(
+        operator.post(&revoke).send().unwrap().status().as_u16(),
+        200
+    );
+    let (status, p) = problem(
+        ubx.post(&enroll)
+            .header("content-type", "application/pkcs10")
+            .body(vec![0x30])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, p["rule"].as_str().unwrap()),
+        (401, "credential.revoked")
+    );
+
+    let health = reqwest::blocking::get(format!("{}/healthz", s.server.public)).unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let openapi: serde_json::Value =
+        reqwest::blocking::get(format!("{}/openapi.json", s.server.public))
+            .unwrap()
+            .json()
+            .unwrap();
+    for path in [
+        "/api/v1/enroll",
+        "/api/v1/enroll/batch",
+        "/api/v1/manufacturers",
+        "/api/v1/manufacturers/{code}/models",
+    ] {
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} missing from /openapi.json"
+        );
+    }
+    let metrics = reqwest::blocking::get(format!("{}/metrics", s.server.public))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("robotid_enroll_refused_total"),
+        "{metrics}"
+    );
+}
+
+/// A client credential signed by the CA's issuing key, valid for `days`
+/// (negative: expired a minute ago, after half an hour of life), written as
+/// client.pem/client.key/ca.pem.
+fn make_credential(data_dir: &Path, out: &Path, days: i64) {
+    use rcgen::{
+        CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca = data_dir.join("ca");
+    let issuing_key =
+        KeyPair::from_pem(&std::fs::read_to_string(ca.join("issuing-ca.key")).unwrap()).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(
+        &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
+        issuing_key,
+    )
+    .unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, "UBX");
+    let now = time::OffsetDateTime::now_utc();
+    if days < 0 {
+        params.not_before = now - time::Duration::minutes(30);
+        params.not_after = now - time::Duration::minutes(1);
+    } else {
+        params.not_before = now - time::Duration::minutes(30);
+        params.not_after = now + time::Duration::days(days);
+    }
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.use_authority_key_identifier_extension = true;
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::create_dir_all(out).unwrap();
+    std::fs::write(
+        out.join("client.pem"),
+        cert.pem() + &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(out.join("client.key"), key.serialize_pem()).unwrap();
+    std::fs::copy(ca.join("root-ca.pem"), out.join("ca.pem")).unwrap();
+}
+
+fn race(database_url: Option<&str>) {
+    let s = Setup::new(database_url);
+    let enroll = format!("{}/api/v1/enroll", s.server.api);
+    // 50 different keys for one robot at once: exactly one certificate.
+    let csrs: Vec<Vec<u8>> = (0..50)
+        .map(|i| std::fs::read(s.csr("UBX", "WK5", "RACE1", &format!("race{i}.key"))).unwrap())
+        .collect();
+    let client = https(&s.server, Some(&s.path().join("ubx")));
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = csrs
+            .iter()
+            .map(|csr| {
+                let (client, enroll) = (&client, &enroll);
+                scope.spawn(move || {
+                    client
+                        .post(enroll)
+                        .header("content-type", "application/pkcs10")
+                        .body(csr.clone())
+                        .send()
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+
+    // 50 submissions of one identical CSR at once: one certificate, given to all.
+    let csr = std::fs::read(s.csr("UBX", "WK5", "RACE2", "same.key")).unwrap();
+    let serials: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                let (client, enroll, csr) = (&client, &enroll, &csr);
+                scope.spawn(move || {
+                    let r = client
+                        .post(enroll)
+                        .header("content-type", "application/pkcs10")
+                        .body(csr.clone())
+                        .send()
+                        .unwrap();
+                    assert!(r.status().is_success(), "{}", r.status());
+                    r.json::<serde_json::Value>().unwrap()["serial"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(serials.iter().all(|x| *x == serials[0]), "{serials:?}");
+}
+
+#[test]
+fn concurrent_submissions_for_one_robot_on_sqlite() {
+    race(None);
+}
+
+#[test]
+fn concurrent_submissions_for_one_robot_on_postgres() {
+    if let Some(url) = postgres_database() {
+        race(Some(&url));
+    }
+}
+
+#[test]
+fn two_servers_on_one_postgres_issue_without_duplicates() {
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    let s = Setup::new(Some(&url));
+    let second = Server::start(&s.server.data_dir, Some(&url));
+    let csrs: Vec<String> = (0..60)
+        .map(|i| {
+            std::fs::read_to_string(s.csr("UBX", "WK5", &format!("TWO{i}"), &format!("two{i}.key")))
+                .unwrap()
+        })
+        .collect();
+    let body = serde_json::json!({ "csrs": csrs });
+    let results: Vec<serde_json::Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [&s.server, &second]
+            .into_iter()
+            .flat_map(|server| [server, server])
+            .map(|server| {
+                let client = https(server, Some(&s.path().join("ubx")));
+                let (url, body) = (format!("{}/api/v1/enroll/batch", server.api), &body);
+                scope.spawn(move || {
+                    client
+                        .post(url)
+                        .json(body)
+                        .send()
+                        .unwrap()
+                        .json::<serde_json::Value>()
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut by_robot = std::collections::HashMap::new();
+    for r in &results {
+        assert_eq!(r["refused"], 0, "{r}");
+        for item in r["results"].as_array().unwrap() {
+            let serial = item["serial"].as_str().unwrap().to_owned();
+            let robot = item["robot_id"].as_str().unwrap().to_owned();
+            let seen = by_robot.entry(robot).or_insert_with(|| serial.clone());
+            assert_eq!(*seen, serial, "two certificates for one robot");
+        }
+    }
+    assert_eq!(by_robot.len(), 60);
+    let issued: u64 = results.iter().map(|r| r["issued"].as_u64().unwrap()).sum();
+    assert_eq!(
+        issued, 60,
+        "each robot issued exactly once across both servers"
+    );
+}
