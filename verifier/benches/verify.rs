@@ -1,3 +1,413 @@
-//! Benchmark of bulk and per-process verification (written below).
+//! Verification throughput, with same-run baselines.
+//!
+//!     cargo bench -p robotid-verifier --bench verify          (release build)
+//!
+//! Issues robot certificates with the real issuance core, a CRL signed by the
+//! issuing CA (10,000 revoked serials plus 1% of the robots), and measures on
+//! one core: raw ring P-256 signature verification (the floor: every chain
+//! needs one); bulk in-process verification with the CRL and the baseline
+//! policy, with and without the issuer cache; `openssl verify` over the same
+//! certificates in one process; and one process per certificate for
+//! `robotid-verify` and `openssl verify`. Figures go to docs/benchmarks.md.
+//! Set ROBOTID_BENCH_ROBOTS to change the number of robots (default 2000),
+//! and ROBOTID_BENCH_IN_PROCESS_ONLY=1 to measure only the baseline and the
+//! cached in-process rate (for a profiler).
 
-fn main() {}
+// Benchmark code: a panic with the cause is the report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, Issuer,
+    KeyIdMethod, RevocationReason, RevokedCertParams, SerialNumber,
+};
+use robotid_issuer::ceremony::{self, CaConfig};
+use robotid_issuer::signer::{Signer, SignerConfig};
+use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
+use robotid_issuer::{csr, keys, pem};
+use robotid_verifier::crl::Crl;
+use robotid_verifier::identity::{
+    DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
+};
+use robotid_verifier::inspect::{Inspector, InspectorConfig, RobotEvidence};
+use robotid_verifier::policy::Policy;
+use robotid_verifier::profile::KeyAlgorithm;
+use robotid_verifier::report::Verdict;
+use robotid_verifier::robot_id::RobotId;
+use robotid_verifier::rules::ModelRules;
+use rustls_pki_types::CertificateDer;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+const URL: &str = "http://127.0.0.1:8080";
+
+fn identity(i: usize) -> RobotIdentity {
+    let id = RobotId::new("UBX", "WK5", &format!("{i:08}")).unwrap();
+    let component = |kind: &str, n: usize| KeyComponent {
+        kind: kind.into(),
+        part_number: "P-1".into(),
+        supplier: "Example Supplier".into(),
+        serial: format!("{kind}-{n}"),
+        digests: vec![DigestAlgorithm::Sha256.digest(kind.as_bytes())],
+    };
+    RobotIdentity {
+        robot_id: id.as_str().into(),
+        manufacturer: Manufacturer {
+            code: "UBX".into(),
+            name: "UBX".into(),
+            country: "XX".into(),
+        },
+        model: "WK5".into(),
+        production_date: der::DateTime::new(2026, 11, 20, 0, 0, 0).unwrap(),
+        parameters: vec![
+            TechnicalParameter {
+                name: "height_mm".into(),
+                value: 1650,
+                unit: "mm".into(),
+            },
+            TechnicalParameter {
+                name: "mass_g".into(),
+                value: 58500,
+                unit: "g".into(),
+            },
+        ],
+        components: ["main-controller", "safety-controller", "battery-pack"]
+            .iter()
+            .map(|k| component(k, i))
+            .collect(),
+    }
+}
+
+/// Calls `f` over `items` round after round for at least `min`, and
+/// returns items per second.
+fn rate<T>(items: &[T], min: Duration, mut f: impl FnMut(&T)) -> f64 {
+    let start = Instant::now();
+    let mut done = 0usize;
+    while start.elapsed() < min {
+        for item in items {
+            f(item);
+        }
+        done += items.len();
+    }
+    per_second(done, start.elapsed())
+}
+
+fn per_second(count: usize, elapsed: Duration) -> f64 {
+    f64::from(u32::try_from(count).unwrap_or(u32::MAX)) / elapsed.as_secs_f64()
+}
+
+fn line(what: &str, per_sec: f64, note: &str) {
+    println!("| {what} | {per_sec:.0} | {note} |");
+}
+
+fn main() {
+    let robots: usize = std::env::var("ROBOTID_BENCH_ROBOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let work = tempfile::tempdir().unwrap();
+    let ca_dir = work.path().join("ca");
+    ceremony::init(
+        &ca_dir,
+        &CaConfig {
+            name: "Bench".into(),
+            public_url: URL.into(),
+        },
+    )
+    .unwrap();
+    let ca = ceremony::load(&ca_dir).unwrap();
+    let crl_key = ceremony::load(&ca_dir).unwrap().issuing_key;
+    let signer = Signer::new(
+        ca.issuing_der.clone(),
+        ca.issuing_key,
+        vec![ca.root_der.clone()],
+        SignerConfig::new(URL),
+    )
+    .unwrap();
+    let manufacturer = ManufacturerRecord {
+        code: "UBX".into(),
+        name: "Example Robotics Ltd".into(),
+        country: "CN".into(),
+        active: true,
+    };
+    let model = ModelRecord {
+        manufacturer_code: "UBX".into(),
+        model: "WK5".into(),
+        rules: ModelRules::from_toml(
+            "[parameters.height_mm]\nmin = 1\nmax = 3000\n[parameters.mass_g]\nmin = 1\nmax = 300000\n",
+            "bench",
+        )
+        .unwrap(),
+    };
+    let started = Instant::now();
+    let certs: Vec<Vec<u8>> = (0..robots)
+        .map(|i| {
+            let key = keys::generate(KeyAlgorithm::P256).unwrap();
+            let request = csr::verify(&csr::create(&identity(i), &key).unwrap()).unwrap();
+            let vetted = vetting::vet(&request, &manufacturer, Some(&model)).unwrap();
+            let prepared = signer.prepare(&vetted, OffsetDateTime::now_utc()).unwrap();
+            signer.issue(prepared).unwrap().der
+        })
+        .collect();
+    eprintln!(
+        "issued {robots} robot certificates in {:.1?}",
+        started.elapsed()
+    );
+
+    // A CRL with 10,000 other revoked serials and every 100th robot.
+    let now = OffsetDateTime::now_utc();
+    let mut revoked: Vec<Vec<u8>> = (0u32..10_000)
+        .map(|i| {
+            let mut s = vec![0x11; 12];
+            s.extend_from_slice(&i.to_be_bytes());
+            s
+        })
+        .collect();
+    revoked.extend(certs.iter().step_by(100).map(|c| {
+        X509Certificate::from_der(c)
+            .unwrap()
+            .1
+            .raw_serial()
+            .to_vec()
+    }));
+    let crl_params = CertificateRevocationListParams {
+        this_update: now - time::Duration::hours(1),
+        next_update: now + time::Duration::days(1),
+        crl_number: SerialNumber::from(1u64),
+        issuing_distribution_point: Some(CrlIssuingDistributionPoint {
+            distribution_point: CrlDistributionPoint {
+                uris: vec![signer.urls().crl.clone()],
+            },
+            scope: Some(rcgen::CrlScope::UserCertsOnly),
+        }),
+        revoked_certs: revoked
+            .iter()
+            .map(|s| RevokedCertParams {
+                serial_number: SerialNumber::from_slice(s),
+                revocation_time: now - time::Duration::hours(2),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    };
+    let crl_issuer =
+        Issuer::from_ca_cert_der(&CertificateDer::from(ca.issuing_der.clone()), crl_key).unwrap();
+    let crl_der = crl_params.signed_by(&crl_issuer).unwrap().der().to_vec();
+    let expected_pass = robots - certs.iter().step_by(100).count();
+
+    let policy_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/market-entry/baseline.toml");
+    let inspector = |cache: bool| {
+        let i = Inspector::new(InspectorConfig {
+            anchors: vec![CertificateDer::from(ca.root_der.clone())],
+            intermediates: vec![CertificateDer::from(ca.issuing_der.clone())],
+            crls: vec![Crl::from_der(&crl_der, "bench.crl").unwrap()],
+            policy: Some(Policy::load(&policy_path).unwrap()),
+            at: now.unix_timestamp(),
+        })
+        .unwrap();
+        if cache { i } else { i.without_issuer_cache() }
+    };
+
+    let min = Duration::from_secs(3);
+    let crl_loads = rate(&[()], Duration::from_secs(1), |()| {
+        std::hint::black_box(Crl::from_der(&crl_der, "bench.crl").unwrap());
+    });
+    let webpki_loads = rate(&[()], Duration::from_secs(1), |()| {
+        std::hint::black_box(
+            webpki::BorrowedCertRevocationList::from_der(&crl_der)
+                .unwrap()
+                .to_owned()
+                .unwrap(),
+        );
+    });
+    let parser_loads = rate(&[()], Duration::from_secs(1), |()| {
+        std::hint::black_box(
+            x509_parser::revocation_list::CertificateRevocationList::from_der(&crl_der).unwrap(),
+        );
+    });
+    eprintln!(
+        "CRL loads/s: ours {crl_loads:.0}, webpki owned {webpki_loads:.0}, x509-parser {parser_loads:.0}"
+    );
+    println!();
+    println!(
+        "{robots} robot certificates (P-256 keys, issuing CA P-256, root P-384), CRL of {} entries ({} KiB), baseline policy",
+        revoked.len(),
+        crl_der.len() / 1024
+    );
+    println!();
+    println!("| what (one core) | per second | note |");
+    println!("|---|---|---|");
+
+    // Baseline: ring's P-256 verification of each robot certificate's
+    // signature, nothing else (parsed beforehand).
+    let (_, issuing) = X509Certificate::from_der(&ca.issuing_der).unwrap();
+    let issuing_key = issuing.public_key().subject_public_key.data.to_vec();
+    let signed: Vec<(Vec<u8>, Vec<u8>)> = certs
+        .iter()
+        .map(|c| {
+            let (_, x) = X509Certificate::from_der(c).unwrap();
+            (
+                x.tbs_certificate.as_ref().to_vec(),
+                x.signature_value.data.to_vec(),
+            )
+        })
+        .collect();
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_ASN1,
+        &issuing_key,
+    );
+    let ring_rate = rate(&signed, min, |(tbs, sig)| key.verify(tbs, sig).unwrap());
+    line(
+        "ring ECDSA P-256 verify (baseline)",
+        ring_rate,
+        "raw signature check only",
+    );
+
+    let profiling = std::env::var_os("ROBOTID_BENCH_IN_PROCESS_ONLY").is_some();
+    for (cache, label) in [(true, "cached issuing CA"), (false, "full path every time")] {
+        if profiling && !cache {
+            continue;
+        }
+        let inspector = inspector(cache);
+        let evidence = RobotEvidence::default();
+        let passed = certs
+            .iter()
+            .filter(|der| inspector.inspect(der, &[], &evidence).unwrap().verdict == Verdict::Pass)
+            .count();
+        assert_eq!(passed, expected_pass, "verdicts");
+        let r = rate(&certs, min, |der| {
+            std::hint::black_box(inspector.inspect(der, &[], &evidence).unwrap());
+        });
+        line(
+            &format!("robotid-verifier in process, CRL + policy, {label}"),
+            r,
+            &format!("{:.0}% of the ring verify rate", 100.0 * r / ring_rate),
+        );
+    }
+
+    if profiling {
+        return;
+    }
+    // Files for the external programs.
+    let dir = work.path().join("certs");
+    std::fs::create_dir(&dir).unwrap();
+    let write = |name: &str, text: String| {
+        let p = work.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let root = write("root.pem", pem::encode("CERTIFICATE", &ca.root_der));
+    let issuing_pem = write("issuing.pem", pem::encode("CERTIFICATE", &ca.issuing_der));
+    let crl = write("crl.pem", pem::encode("X509 CRL", &crl_der));
+    let files: Vec<std::path::PathBuf> = certs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = dir.join(format!("robot-{i:05}.pem"));
+            std::fs::write(&p, pem::encode("CERTIFICATE", c)).unwrap();
+            p
+        })
+        .collect();
+
+    let openssl_ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let openssl_args = |certs: &[std::path::PathBuf]| {
+        let mut a: Vec<std::ffi::OsString> = [
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslclient",
+            "-crl_check",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        for (flag, path) in [
+            ("-CAfile", &root),
+            ("-untrusted", &issuing_pem),
+            ("-CRLfile", &crl),
+        ] {
+            a.push(flag.into());
+            a.push(path.into());
+        }
+        a.extend(certs.iter().map(|c| c.as_os_str().to_owned()));
+        a
+    };
+    if openssl_ok {
+        let start = Instant::now();
+        let out = Command::new("openssl")
+            .args(openssl_args(&files))
+            .output()
+            .unwrap();
+        let elapsed = start.elapsed();
+        let oks = String::from_utf8_lossy(&out.stdout).matches(": OK").count();
+        assert_eq!(oks, expected_pass, "openssl verify accepted {oks}");
+        line(
+            "openssl verify, all certificates in one process, CRL",
+            per_second(robots, elapsed),
+            "full chain per certificate (root P-384 signature each time)",
+        );
+    }
+
+    // One process per certificate.
+    let exe = env!("CARGO_BIN_EXE_robotid-verify");
+    let sample = &files[..files.len().min(300)];
+    let spawn_rate = |make: &dyn Fn(&Path) -> Command| {
+        let start = Instant::now();
+        for f in sample {
+            let status = make(f)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.code().is_some());
+        }
+        per_second(sample.len(), start.elapsed())
+    };
+    let true_rate = spawn_rate(&|_| Command::new("true"));
+    line(
+        "spawn `true` (process start floor)",
+        true_rate,
+        "fork + exec + wait",
+    );
+    let ours = spawn_rate(&|f| {
+        let mut c = Command::new(exe);
+        c.arg("--cert")
+            .arg(f)
+            .arg("--trust")
+            .arg(&root)
+            .arg("--chain")
+            .arg(&issuing_pem)
+            .arg("--crl")
+            .arg(&crl)
+            .arg("--policy")
+            .arg(&policy_path)
+            .arg("--json");
+        c
+    });
+    line(
+        "robotid-verify, one process per certificate, CRL + policy, --json",
+        ours,
+        "parses the 10k-entry CRL and checks the root's P-384 signature every time",
+    );
+    if openssl_ok {
+        let theirs = spawn_rate(&|f| {
+            let mut c = Command::new("openssl");
+            c.args(openssl_args(std::slice::from_ref(&f.to_path_buf())));
+            c
+        });
+        line(
+            "openssl verify, one process per certificate, CRL",
+            theirs,
+            "same inputs",
+        );
+    }
+    println!();
+}

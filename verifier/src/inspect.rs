@@ -119,6 +119,8 @@ pub struct Inspector {
     revocation: Revocation,
     policy: Option<Policy>,
     at: i64,
+    /// `at` in RFC 3339, written once: every report carries it.
+    at_text: String,
     use_cache: bool,
     issuers: RwLock<Vec<Arc<Issuer>>>,
 }
@@ -163,6 +165,7 @@ impl Inspector {
             revocation: Revocation::new(config.crls, config.at, grace),
             policy: config.policy,
             at: config.at,
+            at_text: rfc3339(config.at),
             use_cache: true,
             issuers: RwLock::new(Vec::new()),
         })
@@ -245,16 +248,16 @@ impl Inspector {
         checks.push(self.possession(&cert, &analysis, evidence.possession.as_ref()));
         self.require_evidence(&mut checks);
         Ok(Report::new(
-            rfc3339(self.at),
+            self.at_text.clone(),
             self.policy.as_ref().map(|p| p.name.clone()),
-            Some(summary(der, &cert, &analysis)),
+            Some(summary(der, &cert, &analysis, issuer.as_deref())),
             checks,
         ))
     }
 
     fn validity(&self, not_before: i64, not_after: i64) -> Check {
         const NAME: &str = "validity";
-        let at = rfc3339(self.at);
+        let at = &self.at_text;
         if self.at < not_before {
             Check::fail(
                 NAME,
@@ -639,10 +642,13 @@ fn profile_checks(analysis: &ProfileAnalysis) -> [Check; 4] {
     [identity_check, robot_id_check, names_check, profile_check]
 }
 
+/// The report's header. The issuer's name comes from the validated issuer
+/// when there is one (the same name, formatted once).
 fn summary(
     der: &[u8],
     cert: &X509Certificate<'_>,
     analysis: &ProfileAnalysis,
+    issuer: Option<&Issuer>,
 ) -> CertificateSummary {
     let id = analysis.identity.as_ref();
     CertificateSummary {
@@ -655,7 +661,7 @@ fn summary(
         }),
         model: id.map(|i| i.model.clone()),
         serial: hex::encode(cert.raw_serial()),
-        issuer: cert.issuer().to_string(),
+        issuer: issuer.map_or_else(|| cert.issuer().to_string(), |i| i.name.clone()),
         not_before: rfc3339(cert.validity().not_before.timestamp()),
         not_after: rfc3339(cert.validity().not_after.timestamp()),
         key_algorithm: analysis.key_algorithm.map_or_else(

@@ -1,11 +1,13 @@
 //! Revocation from CRLs the inspector fetched earlier.
 //!
-//! Each CRL is parsed twice, on purpose: rustls-webpki's parser is the
-//! strict one (v2 only, nextUpdate required, no delta or indirect CRLs, no
-//! unknown critical extension, signature algorithm fields must agree) and
-//! keeps the entries in a map by serial; x509-parser gives what webpki does
-//! not keep (thisUpdate, the CRL number, the issuing distribution point's
-//! names and the signed bytes).
+//! Each CRL is read twice, on purpose: rustls-webpki's parser is the strict
+//! one (v2 only, nextUpdate required, no delta or indirect CRLs, no unknown
+//! critical extension, signature algorithm fields must agree) and looks up
+//! serials; [`header`] reads what webpki does not keep (thisUpdate, the CRL
+//! number, the issuing distribution point's names and the signed bytes)
+//! without parsing the entries. The first lookup in a CRL scans its entries
+//! (cheapest for one certificate per process); the second builds webpki's
+//! map by serial, which every later lookup uses (bulk verification).
 //!
 //! The signature is checked against the key of the issuer that path
 //! validation found, with the profile's three algorithms only, once per
@@ -15,13 +17,15 @@
 //! webpki: same issuer name, and an issuing distribution point (if any)
 //! whose scope and names include the certificate's distribution point.
 
-use std::sync::RwLock;
+mod header;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{OnceLock, RwLock};
 
 use webpki::{BorrowedCertRevocationList, CertRevocationList, RevocationReason};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::oid_registry;
 use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo};
-use x509_parser::revocation_list::CertificateRevocationList;
 
 use crate::profile::KeyAlgorithm;
 use crate::report::{Check, rfc3339};
@@ -63,15 +67,23 @@ enum Scope {
 #[derive(Debug)]
 pub struct Crl {
     origin: String,
-    list: CertRevocationList<'static>,
+    der: Vec<u8>,
+    /// The CRL's issuer as webpki reads it (the Name's content octets).
+    issuer: Vec<u8>,
+    /// Set once a lookup has scanned the entries; the next builds `map`.
+    scanned: AtomicBool,
+    /// webpki's map of entries by serial, or why an entry is malformed.
+    map: OnceLock<Result<CertRevocationList<'static>, String>>,
     issuer_name: String,
     this_update: i64,
     next_update: i64,
     number: Option<String>,
     scope: Scope,
     algorithm: Option<SignatureAlgorithm>,
-    tbs: Vec<u8>,
+    tbs: std::ops::Range<usize>,
     signature: Vec<u8>,
+    /// How reports name this CRL, written once (it is in every report).
+    description: String,
 }
 
 impl Crl {
@@ -81,42 +93,94 @@ impl Crl {
             origin: origin.to_owned(),
             reason,
         };
-        let owned = BorrowedCertRevocationList::from_der(der)
-            .and_then(|b| b.to_owned())
-            .map_err(|e| error(format!("{e:?}")))?;
-        let crl = match CertificateRevocationList::from_der(der) {
-            Ok(([], crl)) => crl,
-            Ok((rest, _)) => return Err(error(format!("{} bytes of trailing data", rest.len()))),
-            Err(e) => return Err(error(e.to_string())),
-        };
-        let next_update = crl
-            .next_update()
+        // webpki's strict checks of everything but the entries.
+        let borrowed =
+            BorrowedCertRevocationList::from_der(der).map_err(|e| error(format!("{e:?}")))?;
+        let issuer = CertRevocationList::from(borrowed).issuer().to_vec();
+        let h = header::parse(der).map_err(error)?;
+        let next_update = h
+            .next_update
             .ok_or_else(|| error("nextUpdate is missing".into()))?;
-        let alg = &crl.signature_algorithm;
-        let algorithm = if alg.parameters.is_some() {
+        let (oid, has_parameters) = h.algorithm;
+        let oid = x509_parser::oid_registry::Oid::new(std::borrow::Cow::Borrowed(oid.as_bytes()));
+        let algorithm = if has_parameters {
             // RFC 5758 and RFC 8410: these algorithms take no parameters.
             None
-        } else if alg.algorithm == oid_registry::OID_SIG_ECDSA_WITH_SHA256 {
+        } else if oid == oid_registry::OID_SIG_ECDSA_WITH_SHA256 {
             Some(SignatureAlgorithm::EcdsaSha256)
-        } else if alg.algorithm == oid_registry::OID_SIG_ECDSA_WITH_SHA384 {
+        } else if oid == oid_registry::OID_SIG_ECDSA_WITH_SHA384 {
             Some(SignatureAlgorithm::EcdsaSha384)
-        } else if alg.algorithm == oid_registry::OID_SIG_ED25519 {
+        } else if oid == oid_registry::OID_SIG_ED25519 {
             Some(SignatureAlgorithm::Ed25519)
         } else {
             None
         };
+        let number = h
+            .extensions
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::CRLNumber(n) => Some(n.to_string()),
+                _ => None,
+            });
+        let description = format!(
+            "CRL {origin}{} of {} (thisUpdate {}, nextUpdate {})",
+            number
+                .as_ref()
+                .map(|n| format!(" number {n}"))
+                .unwrap_or_default(),
+            h.issuer_name,
+            rfc3339(h.this_update),
+            rfc3339(next_update)
+        );
+        let tbs_start = h.tbs.as_ptr().addr() - der.as_ptr().addr();
         Ok(Self {
             origin: origin.to_owned(),
-            list: CertRevocationList::from(owned),
-            issuer_name: crl.issuer().to_string(),
-            this_update: crl.last_update().timestamp(),
-            next_update: next_update.timestamp(),
-            number: crl.crl_number().map(ToString::to_string),
-            scope: scope(&crl),
+            der: der.to_vec(),
+            issuer,
+            scanned: AtomicBool::new(false),
+            map: OnceLock::new(),
+            scope: scope(&h.extensions),
+            issuer_name: h.issuer_name,
+            this_update: h.this_update,
+            next_update,
+            number,
+            description,
             algorithm,
-            tbs: crl.tbs_cert_list.as_ref().to_vec(),
-            signature: crl.signature_value.data.to_vec(),
+            tbs: tbs_start..tbs_start + h.tbs.len(),
+            signature: h.signature.to_vec(),
         })
+    }
+
+    /// The entry for `serial`: (reason, revocation date), if listed.
+    fn find(&self, serial: &[u8]) -> Result<Option<(Option<RevocationReason>, i64)>, String> {
+        let found = |e: Option<webpki::BorrowedRevokedCert<'_>>| {
+            e.map(|e| {
+                let date = i64::try_from(e.revocation_date.as_secs()).unwrap_or(i64::MAX);
+                (e.reason_code, date)
+            })
+        };
+        if !self.scanned.swap(true, Ordering::Relaxed) {
+            let list = BorrowedCertRevocationList::from_der(&self.der)
+                .map(CertRevocationList::from)
+                .map_err(|e| format!("{e:?}"))?;
+            return list
+                .find_serial(serial)
+                .map(found)
+                .map_err(|e| format!("{e:?}"));
+        }
+        let map = self.map.get_or_init(|| {
+            BorrowedCertRevocationList::from_der(&self.der)
+                .and_then(|b| b.to_owned())
+                .map(CertRevocationList::from)
+                .map_err(|e| format!("{e:?}"))
+        });
+        match map {
+            Ok(list) => list
+                .find_serial(serial)
+                .map(found)
+                .map_err(|e| format!("{e:?}")),
+            Err(e) => Err(e.clone()),
+        }
     }
 
     /// The file it came from.
@@ -139,8 +203,13 @@ impl Crl {
         self.next_update
     }
 
+    /// The CRL number, in decimal, if present.
+    pub fn number(&self) -> Option<&str> {
+        self.number.as_deref()
+    }
+
     fn covers(&self, leaf: &LeafFacts<'_>) -> bool {
-        if self.list.issuer() != leaf.issuer {
+        if self.issuer != leaf.issuer {
             return false;
         }
         match &self.scope {
@@ -177,8 +246,9 @@ impl Crl {
                     ));
                 }
             };
+        let tbs = self.der.get(self.tbs.clone()).unwrap_or_default();
         sig::UnparsedPublicKey::new(verifier, &spki.subject_public_key.data)
-            .verify(&self.tbs, &self.signature)
+            .verify(tbs, &self.signature)
             .map_err(|_| "the signature does not verify with the issuing CA's public key".into())
     }
 }
@@ -186,8 +256,8 @@ impl Crl {
 /// The issuing distribution point's names and role restriction. webpki's
 /// parser has already refused the forms RobotID does not support (indirect
 /// CRLs, reason partitions, names relative to the issuer).
-fn scope(crl: &CertificateRevocationList<'_>) -> Scope {
-    for ext in crl.extensions() {
+fn scope(extensions: &[x509_parser::extensions::X509Extension<'_>]) -> Scope {
+    for ext in extensions {
         if let ParsedExtension::IssuingDistributionPoint(idp) = ext.parsed_extension() {
             let uris = match &idp.distribution_point {
                 Some(DistributionPointName::FullName(names)) => uris(names),
@@ -355,17 +425,7 @@ impl Revocation {
     }
 
     fn status(&self, crl: &Crl, leaf: &LeafFacts<'_>) -> Check {
-        let which = format!(
-            "CRL {}{} of {} (thisUpdate {}, nextUpdate {})",
-            crl.origin,
-            crl.number
-                .as_ref()
-                .map(|n| format!(" number {n}"))
-                .unwrap_or_default(),
-            crl.issuer_name,
-            rfc3339(crl.this_update),
-            rfc3339(crl.next_update)
-        );
+        let which = &crl.description;
         if crl.this_update > self.at {
             return Check::fail(
                 CHECK,
@@ -396,16 +456,16 @@ impl Revocation {
                 duration(self.grace)
             );
         }
-        match crl.list.find_serial(leaf.serial) {
+        match crl.find(leaf.serial) {
             Err(e) => Check::fail(
                 CHECK,
                 "crl_malformed",
-                format!("{which} has a malformed entry: {e:?}"),
+                format!("{which} has a malformed entry: {e}"),
             ),
             Ok(None) => Check::pass(CHECK, format!("not revoked per {which}{grace_note}")),
-            Ok(Some(entry)) => {
-                let since = rfc3339(entry.revocation_date.as_secs().try_into().unwrap_or(0));
-                match entry.reason_code {
+            Ok(Some((reason_code, date))) => {
+                let since = rfc3339(date);
+                match reason_code {
                     Some(RevocationReason::CertificateHold) => Check::fail(
                         CHECK,
                         "on_hold",
