@@ -82,6 +82,8 @@ enum Item {
     Prepared(Box<(VerifiedCsr, PreparedCertificate, Vec<ComponentRecord>)>),
     Waiting(String),
     SignFailed(String),
+    /// The same CSR as an earlier item of this run: it gets that answer.
+    SameAs(usize),
     Done(Delivered),
 }
 
@@ -166,6 +168,25 @@ impl Authority {
         })
         .await?;
 
+        // Identical CSRs in one run (a client retrying while its first
+        // request is still queued) are issued once and answered alike.
+        let mut first_of: HashMap<Vec<u8>, usize> = HashMap::new();
+        let items: Vec<Item> = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Item::Prepared(b) => match first_of.entry(sha256(&b.0.der)) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        Item::SameAs(*first.get())
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(i);
+                        Item::Prepared(b)
+                    }
+                },
+                other => other,
+            })
+            .collect();
         let intents: Vec<IssuanceIntent> = items
             .iter()
             .filter_map(|item| match item {
@@ -298,6 +319,14 @@ impl Authority {
                     Err(Problem::internal(format!("signing failed for serial {s}")))
                 }
                 Item::Waiting(serial) => self.wait_for(&serial).await,
+                Item::SameAs(first) => match results.get(first) {
+                    Some(Ok(d)) => Ok(Delivered {
+                        new: false,
+                        ..Clone::clone(d)
+                    }),
+                    Some(Err(p)) => Err(Clone::clone(p)),
+                    None => Err(Problem::internal("a repeated CSR refers to a later item")),
+                },
                 Item::Verified(_) | Item::Prepared(_) => {
                     Err(Problem::internal("enrollment left an item unfinished"))
                 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod authority;
 pub mod bootstrap;
 pub mod config;
+pub mod pipeline;
 pub mod serve;
 pub mod store;
 pub mod tls;
@@ -90,6 +91,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         certs: ready.certs,
     });
     let state = AppState {
+        pipeline: pipeline::Pipeline::start(Arc::clone(&authority)),
         authority,
         limits: Limits {
             max_body: config.max_body,

@@ -67,6 +67,13 @@ impl fmt::Display for AlgorithmName {
     }
 }
 
+/// Every accepted key algorithm.
+pub const KEY_ALGORITHMS: [KeyAlgorithm; 3] = [
+    KeyAlgorithm::P256,
+    KeyAlgorithm::P384,
+    KeyAlgorithm::Ed25519,
+];
+
 /// rcgen's signature algorithm for keys of `alg`.
 pub fn signature_algorithm(alg: KeyAlgorithm) -> &'static rcgen::SignatureAlgorithm {
     match alg {

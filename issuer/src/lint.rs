@@ -3,7 +3,8 @@
 //! the certificate says exactly what was vetted, and fits under the issuer).
 
 use robotid_verifier::profile::{self, Violation};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::X509Certificate;
 
 use crate::vetting::VettedRequest;
 
@@ -11,13 +12,45 @@ fn violation(rule: &'static str, detail: String) -> Violation {
     Violation { rule, detail }
 }
 
-/// Every broken rule of `precert` (empty when it may be signed).
+/// What the lints need to know of the issuing CA, parsed once.
+#[derive(Clone, Debug)]
+pub struct IssuerFacts {
+    /// Its subject, DER.
+    pub subject: Vec<u8>,
+    /// Its subjectKeyIdentifier.
+    pub key_id: Option<Vec<u8>>,
+    /// Its notBefore, Unix seconds.
+    pub not_before: i64,
+    /// Its notAfter, Unix seconds.
+    pub not_after: i64,
+}
+
+impl IssuerFacts {
+    /// The facts of a parsed issuing CA certificate.
+    pub fn of(issuer: &X509Certificate<'_>) -> Self {
+        Self {
+            subject: issuer.subject().as_raw().to_vec(),
+            key_id: issuer
+                .extensions()
+                .iter()
+                .find_map(|e| match e.parsed_extension() {
+                    ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                    _ => None,
+                }),
+            not_before: issuer.validity().not_before.timestamp(),
+            not_after: issuer.validity().not_after.timestamp(),
+        }
+    }
+}
+
+/// Every broken rule of the parsed precertificate (empty when it may be
+/// signed).
 pub fn lint(
-    precert: &[u8],
-    issuer: &X509Certificate<'_>,
+    cert: &X509Certificate<'_>,
+    issuer: &IssuerFacts,
     vetted: &VettedRequest,
 ) -> Vec<Violation> {
-    let robot = match profile::check_robot_certificate(precert) {
+    let robot = match profile::check_parsed(cert) {
         Ok(robot) => robot,
         Err(e) => return e.0,
     };
@@ -34,51 +67,34 @@ pub fn lint(
             "the certificate's public key differs from the requester's".into(),
         ));
     }
-    let Ok((_, cert)) = X509Certificate::from_der(precert) else {
-        return out;
-    };
-    if cert.issuer().as_raw() != issuer.subject().as_raw() {
+    if cert.issuer().as_raw() != issuer.subject.as_slice() {
         out.push(violation(
             "issuer.name",
-            format!(
-                "issuer {} is not the issuing CA's subject {}",
-                cert.issuer(),
-                issuer.subject()
-            ),
+            format!("issuer {} is not the issuing CA's subject", cert.issuer()),
         ));
     }
-    let issuer_validity = issuer.validity();
-    if cert.validity().not_after > issuer_validity.not_after
-        || cert.validity().not_before < issuer_validity.not_before
+    let validity = cert.validity();
+    if validity.not_after.timestamp() > issuer.not_after
+        || validity.not_before.timestamp() < issuer.not_before
     {
         out.push(violation(
             "issuer.validity",
             format!(
-                "validity {}..{} is outside the issuing CA's {}..{}",
-                cert.validity().not_before,
-                cert.validity().not_after,
-                issuer_validity.not_before,
-                issuer_validity.not_after
+                "validity {}..{} is outside the issuing CA's (Unix {}..{})",
+                validity.not_before, validity.not_after, issuer.not_before, issuer.not_after
             ),
         ));
     }
-    let ski = issuer
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
-            _ => None,
-        });
     let aki = cert
         .extensions()
         .iter()
         .find_map(|e| match e.parsed_extension() {
-            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
-                a.key_identifier.as_ref().map(|k| k.0)
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
             }
             _ => None,
         });
-    if ski.is_none() || ski != aki {
+    if issuer.key_id.is_none() || issuer.key_id != aki {
         out.push(violation(
             "issuer.key_identifier",
             "authorityKeyIdentifier does not match the issuing CA's subjectKeyIdentifier".into(),

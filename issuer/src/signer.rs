@@ -131,6 +131,8 @@ pub struct Signer<K: SigningKey> {
     lint_issuer: Issuer<'static, LintKey>,
     issuer_id: String,
     urls: PublicUrls,
+    facts: crate::lint::IssuerFacts,
+    verify_alg: &'static dyn ring::signature::VerificationAlgorithm,
     issuer_not_before: OffsetDateTime,
     issuer_not_after: OffsetDateTime,
     config: SignerConfig,
@@ -211,6 +213,25 @@ impl<K: SigningKey> Signer<K> {
         let issuer_not_before = time_of(&cert.validity().not_before)?;
         let issuer_not_after = time_of(&cert.validity().not_after)?;
         let algorithm = key.algorithm();
+        let verify_alg: &'static dyn ring::signature::VerificationAlgorithm =
+            match crate::keys::KEY_ALGORITHMS
+                .iter()
+                .find(|a| crate::keys::signature_algorithm(**a) == algorithm)
+            {
+                Some(robotid_verifier::profile::KeyAlgorithm::P256) => {
+                    &ring::signature::ECDSA_P256_SHA256_ASN1
+                }
+                Some(robotid_verifier::profile::KeyAlgorithm::P384) => {
+                    &ring::signature::ECDSA_P384_SHA384_ASN1
+                }
+                Some(robotid_verifier::profile::KeyAlgorithm::Ed25519) => &ring::signature::ED25519,
+                None => {
+                    return Err(IssueError::IssuerKey(
+                        "the issuing key is not P-256, P-384 or Ed25519".into(),
+                    ));
+                }
+            };
+        let facts = crate::lint::IssuerFacts::of(&cert);
         let throwaway =
             KeyPair::generate_for(algorithm).map_err(|e| IssueError::Crypto(e.to_string()))?;
         let lint_key = LintKey {
@@ -229,6 +250,8 @@ impl<K: SigningKey> Signer<K> {
             issuer,
             lint_issuer,
             issuer_id,
+            facts,
+            verify_alg,
             issuer_not_before,
             issuer_not_after,
             config,
@@ -281,15 +304,16 @@ impl<K: SigningKey> Signer<K> {
         let precert = params
             .signed_by(&subject_key, &self.lint_issuer)
             .map_err(|e| IssueError::Crypto(e.to_string()))?;
-        let (_, issuer) = X509Certificate::from_der(&self.issuer_der)
-            .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
-        let violations = crate::lint::lint(precert.der(), &issuer, vetted);
+        let (_, parsed) = X509Certificate::from_der(precert.der())
+            .map_err(|e| IssueError::FinalCheck(format!("precertificate does not parse: {e}")))?;
+        let violations = crate::lint::lint(&parsed, &self.facts, vetted);
         if !violations.is_empty() {
             return Err(IssueError::Lint(violations));
         }
+        let tbs = parsed.tbs_certificate.as_ref().to_vec();
         Ok(PreparedCertificate {
             issuer_id: self.issuer_id.clone(),
-            tbs: tbs_of(precert.der()).map_err(IssueError::FinalCheck)?,
+            tbs,
             params,
             subject_key,
             serial,
@@ -311,14 +335,23 @@ impl<K: SigningKey> Signer<K> {
             .signed_by(&prepared.subject_key, &self.issuer)
             .map_err(|e| IssueError::Crypto(e.to_string()))?;
         let der = cert.der().to_vec();
-        if tbs_of(&der).map_err(IssueError::FinalCheck)? != prepared.tbs {
+        let (_, parsed) = X509Certificate::from_der(&der)
+            .map_err(|e| IssueError::FinalCheck(format!("certificate does not parse: {e}")))?;
+        if parsed.tbs_certificate.as_ref() != prepared.tbs.as_slice() {
             return Err(IssueError::FinalCheck(
                 "to-be-signed bytes differ from the linted precertificate".into(),
             ));
         }
         // The to-be-signed bytes are those the profile lints passed; what is
         // left to prove is that the signature is the issuing CA's.
-        verify_signed_by(&der, &self.issuer_der).map_err(IssueError::FinalCheck)?;
+        ring::signature::UnparsedPublicKey::new(self.verify_alg, self.issuer.key().der_bytes())
+            .verify(
+                parsed.tbs_certificate.as_ref(),
+                &parsed.signature_value.data,
+            )
+            .map_err(|_| {
+                IssueError::FinalCheck("signature does not verify with the issuing CA's key".into())
+            })?;
         Ok(IssuedCertificate {
             der,
             serial: prepared.serial,
@@ -365,12 +398,6 @@ fn verify_signed_by(der: &[u8], issuer_der: &[u8]) -> Result<(), String> {
     let (_, issuer) = X509Certificate::from_der(issuer_der).map_err(|e| e.to_string())?;
     cert.verify_signature(Some(issuer.public_key()))
         .map_err(|e| format!("signature does not verify with the issuing CA's key: {e}"))
-}
-
-/// The raw TBSCertificate of `der`.
-fn tbs_of(der: &[u8]) -> Result<Vec<u8>, String> {
-    let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
-    Ok(cert.tbs_certificate.as_ref().to_vec())
 }
 
 /// The issuer's id: the hex of its subjectKeyIdentifier's first eight

@@ -660,11 +660,10 @@ fn race(database_url: Option<&str>) {
                         .body(csr.clone())
                         .send()
                         .unwrap();
-                    assert!(r.status().is_success(), "{}", r.status());
-                    r.json::<serde_json::Value>().unwrap()["serial"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
+                    let status = r.status();
+                    let body = r.json::<serde_json::Value>().unwrap();
+                    assert!(status.is_success(), "{status}: {body}");
+                    body["serial"].as_str().unwrap().to_owned()
                 })
             })
             .collect();

@@ -139,7 +139,13 @@ pub fn check_robot_certificate(der: &[u8]) -> Result<RobotCertificate, ProfileEr
         }
         Err(e) => return Err(one("x509.der", format!("not an X.509 certificate: {e}"))),
     };
-    let analysis = analyse(&cert);
+    check_parsed(&cert)
+}
+
+/// [`check_robot_certificate`] on a certificate already parsed (the CA's
+/// lints parse each precertificate once).
+pub fn check_parsed(cert: &X509Certificate<'_>) -> Result<RobotCertificate, ProfileError> {
+    let analysis = analyse(cert);
     match analysis {
         ProfileAnalysis {
             violations,

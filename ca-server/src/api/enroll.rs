@@ -80,7 +80,7 @@ pub async fn single(
     body::require_media_type(&headers, CSR_TYPES)?;
     let bytes = body::read(body, state.limits.max_body).await?;
     let mut results = state
-        .authority
+        .pipeline
         .enroll(&code, &caller.actor(), vec![bytes.to_vec()], reissue)
         .await?;
     let result = results
@@ -171,7 +171,7 @@ pub async fn batch(
     }
     let csrs = request.csrs.into_iter().map(String::into_bytes).collect();
     let results = state
-        .authority
+        .pipeline
         .enroll(&code, &caller.actor(), csrs, request.reissue)
         .await?;
     let mut response = BatchResponse {

@@ -25,6 +25,8 @@ use problem::Problem;
 pub struct AppState {
     /// The issuing side.
     pub authority: Arc<Authority>,
+    /// Group commit in front of the authority.
+    pub pipeline: crate::pipeline::Pipeline,
     /// Limits on requests.
     pub limits: Limits,
     /// Prometheus exposition.
