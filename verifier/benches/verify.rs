@@ -11,7 +11,8 @@
 //! `robotid-verify` and `openssl verify`. Figures go to docs/benchmarks.md.
 //! Set ROBOTID_BENCH_ROBOTS to change the number of robots (default 2000),
 //! and ROBOTID_BENCH_IN_PROCESS_ONLY=1 to measure only the baseline and the
-//! cached in-process rate (for a profiler).
+//! cached in-process rate (for a profiler); ROBOTID_BENCH_KEEP=1 keeps the
+//! generated files and prints where.
 
 // Benchmark code: a panic with the cause is the report.
 #![allow(clippy::unwrap_used)]
@@ -197,6 +198,14 @@ fn main() {
     let crl_issuer =
         Issuer::from_ca_cert_der(&CertificateDer::from(ca.issuing_der.clone()), crl_key).unwrap();
     let crl_der = crl_params.signed_by(&crl_issuer).unwrap().der().to_vec();
+    let small_crl_der = CertificateRevocationListParams {
+        revoked_certs: crl_params.revoked_certs[..20].to_vec(),
+        ..crl_params.clone()
+    }
+    .signed_by(&crl_issuer)
+    .unwrap()
+    .der()
+    .to_vec();
     let expected_pass = robots - certs.iter().step_by(100).count();
 
     let policy_path =
@@ -303,7 +312,11 @@ fn main() {
     };
     let root = write("root.pem", pem::encode("CERTIFICATE", &ca.root_der));
     let issuing_pem = write("issuing.pem", pem::encode("CERTIFICATE", &ca.issuing_der));
-    let crl = write("crl.pem", pem::encode("X509 CRL", &crl_der));
+    // DER, as the CA publishes CRLs (and both programs read).
+    let crl = work.path().join("issuing.crl");
+    std::fs::write(&crl, &crl_der).unwrap();
+    let small_crl = work.path().join("small.crl");
+    std::fs::write(&small_crl, &small_crl_der).unwrap();
     let files: Vec<std::path::PathBuf> = certs
         .iter()
         .enumerate()
@@ -318,7 +331,7 @@ fn main() {
         .arg("version")
         .output()
         .is_ok_and(|o| o.status.success());
-    let openssl_args = |certs: &[std::path::PathBuf]| {
+    let openssl_args = |certs: &[std::path::PathBuf], crl: &std::path::PathBuf| {
         let mut a: Vec<std::ffi::OsString> = [
             "verify",
             "-x509_strict",
@@ -332,7 +345,7 @@ fn main() {
         for (flag, path) in [
             ("-CAfile", &root),
             ("-untrusted", &issuing_pem),
-            ("-CRLfile", &crl),
+            ("-CRLfile", crl),
         ] {
             a.push(flag.into());
             a.push(path.into());
@@ -343,7 +356,7 @@ fn main() {
     if openssl_ok {
         let start = Instant::now();
         let out = Command::new("openssl")
-            .args(openssl_args(&files))
+            .args(openssl_args(&files, &crl))
             .output()
             .unwrap();
         let elapsed = start.elapsed();
@@ -377,37 +390,42 @@ fn main() {
         true_rate,
         "fork + exec + wait",
     );
-    let ours = spawn_rate(&|f| {
-        let mut c = Command::new(exe);
-        c.arg("--cert")
-            .arg(f)
-            .arg("--trust")
-            .arg(&root)
-            .arg("--chain")
-            .arg(&issuing_pem)
-            .arg("--crl")
-            .arg(&crl)
-            .arg("--policy")
-            .arg(&policy_path)
-            .arg("--json");
-        c
-    });
-    line(
-        "robotid-verify, one process per certificate, CRL + policy, --json",
-        ours,
-        "parses the 10k-entry CRL and checks the root's P-384 signature every time",
-    );
-    if openssl_ok {
-        let theirs = spawn_rate(&|f| {
-            let mut c = Command::new("openssl");
-            c.args(openssl_args(std::slice::from_ref(&f.to_path_buf())));
+    for (crl, label) in [(&crl, "10k-entry CRL"), (&small_crl, "20-entry CRL")] {
+        let ours = spawn_rate(&|f| {
+            let mut c = Command::new(exe);
+            c.arg("--cert")
+                .arg(f)
+                .arg("--trust")
+                .arg(&root)
+                .arg("--chain")
+                .arg(&issuing_pem)
+                .arg("--crl")
+                .arg(crl)
+                .arg("--policy")
+                .arg(&policy_path)
+                .arg("--json");
             c
         });
         line(
-            "openssl verify, one process per certificate, CRL",
-            theirs,
-            "same inputs",
+            &format!("robotid-verify, one process per certificate, {label} + policy, --json"),
+            ours,
+            "checks the root's P-384 signature on the issuing CA every time",
         );
+        if openssl_ok {
+            let theirs = spawn_rate(&|f| {
+                let mut c = Command::new("openssl");
+                c.args(openssl_args(std::slice::from_ref(&f.to_path_buf()), crl));
+                c
+            });
+            line(
+                &format!("openssl verify, one process per certificate, {label}"),
+                theirs,
+                "same inputs",
+            );
+        }
     }
     println!();
+    if std::env::var_os("ROBOTID_BENCH_KEEP").is_some() {
+        eprintln!("files kept in {}", work.keep().display());
+    }
 }

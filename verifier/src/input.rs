@@ -71,10 +71,27 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
     std::fs::read(path).map_err(read)
 }
 
-/// Whether `bytes` look like PEM (text starting with a `-----BEGIN` line,
-/// possibly after explanatory text as OpenSSL writes it).
+/// Whether `bytes` are one DER SEQUENCE filling the whole input, which no
+/// PEM file is. Checked first so that a large DER CRL is never scanned as
+/// text.
+pub fn is_der(bytes: &[u8]) -> bool {
+    use der::{Decode, Length, Reader, SliceReader};
+    let Ok(mut reader) = SliceReader::new(bytes) else {
+        return false;
+    };
+    match der::Header::decode(&mut reader) {
+        Ok(h) => {
+            h.tag == der::Tag::Sequence
+                && (reader.position() + h.length).ok() == Length::try_from(bytes.len()).ok()
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether `bytes` look like PEM (text with a `-----BEGIN` line, possibly
+/// after explanatory text as OpenSSL writes it).
 pub fn is_pem(bytes: &[u8]) -> bool {
-    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+    !is_der(bytes) && bytes.windows(11).any(|w| w == b"-----BEGIN ")
 }
 
 /// The certificates in `bytes`, in order; `path` names the file in errors.
@@ -82,13 +99,13 @@ pub fn certificates_from(
     bytes: &[u8],
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, InputError> {
-    let certs = if is_pem(bytes) {
+    let certs = if is_der(bytes) {
+        vec![CertificateDer::from(bytes.to_vec())]
+    } else if is_pem(bytes) {
         pem_sections(bytes, path, SectionKind::Certificate)?
             .into_iter()
             .map(CertificateDer::from)
             .collect()
-    } else if bytes.first() == Some(&0x30) {
-        vec![CertificateDer::from(bytes.to_vec())]
     } else {
         Vec::new()
     };
@@ -110,12 +127,12 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, In
 /// Reads one CRL (PEM `X509 CRL` or DER) from the file at `path`.
 pub fn read_crl(path: &Path) -> Result<CertificateRevocationListDer<'static>, InputError> {
     let bytes = read_file(path)?;
-    let der = if is_pem(&bytes) {
+    let der = if is_der(&bytes) {
+        Some(bytes)
+    } else if is_pem(&bytes) {
         pem_sections(&bytes, path, SectionKind::Crl)?
             .into_iter()
             .next()
-    } else if bytes.first() == Some(&0x30) {
-        Some(bytes)
     } else {
         None
     };
@@ -156,6 +173,10 @@ mod tests {
         assert_eq!(certs[0].as_ref(), &[0x30, 0x03, 0x02, 0x01, 0x01]);
         let der = certificates_from(&[0x30, 0x00], path).unwrap();
         assert_eq!(der.len(), 1);
+        // A DER SEQUENCE must fill the file; text starting with '0' is not DER.
+        assert!(!is_der(b"0\n-----BEGIN CERTIFICATE-----"));
+        assert!(is_der(&[0x30, 0x03, 0x02, 0x01, 0x01]));
+        assert!(!is_der(&[0x30, 0x03, 0x02, 0x01]));
         let e = certificates_from(b"hello", path).unwrap_err().to_string();
         assert!(e.starts_with("robot.pem: holds no certificate"), "{e}");
         let bad = "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n";
