@@ -14,6 +14,7 @@ use x509_parser::extensions::{ParsedExtension, X509Extension};
 use x509_parser::prelude::{FromDer, X509Name};
 
 /// The parts of a CRL the revocation check reads, besides its entries.
+#[derive(Debug)]
 pub(super) struct Header<'a> {
     /// The DER of tbsCertList, the signed bytes.
     pub tbs: &'a [u8],
@@ -141,4 +142,73 @@ fn crl_extensions<'a>(explicit: &'a [u8], tag: Tag) -> Result<Vec<X509Extension<
             Err(e) => Err(format!("extension: {e}")),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+        CrlIssuingDistributionPoint, IsCa, Issuer, KeyIdMethod, KeyPair, RevokedCertParams,
+        SerialNumber,
+    };
+    use x509_parser::revocation_list::CertificateRevocationList;
+
+    fn crl(entries: usize, idp: bool) -> Vec<u8> {
+        let key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "Header Test CA");
+        let issuer = Issuer::new(ca, key);
+        let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + time::Duration::days(1),
+            crl_number: SerialNumber::from(42u64),
+            issuing_distribution_point: idp.then(|| CrlIssuingDistributionPoint {
+                distribution_point: CrlDistributionPoint {
+                    uris: vec!["http://example.test/crl/1.crl".into()],
+                },
+                scope: None,
+            }),
+            revoked_certs: (0..entries)
+                .map(|i| RevokedCertParams {
+                    serial_number: SerialNumber::from(u64::try_from(i + 1).unwrap()),
+                    revocation_time: now,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap()
+        .der()
+        .to_vec()
+    }
+
+    #[test]
+    fn reads_what_x509_parser_reads_without_the_entries() {
+        for (entries, idp) in [(0, false), (3, true), (500, true)] {
+            let der = crl(entries, idp);
+            let h = parse(&der).unwrap();
+            let (_, full) = CertificateRevocationList::from_der(&der).unwrap();
+            assert_eq!(h.tbs, full.tbs_cert_list.as_ref());
+            assert_eq!(h.signature, full.signature_value.data.as_ref());
+            assert_eq!(h.issuer_name, full.issuer().to_string());
+            assert_eq!(h.this_update, full.last_update().timestamp());
+            assert_eq!(h.next_update, full.next_update().map(|t| t.timestamp()));
+            assert_eq!(h.extensions.len(), full.extensions().len());
+            assert!(!h.algorithm.1);
+        }
+    }
+
+    #[test]
+    fn refuses_trailing_data_and_garbage() {
+        let mut der = crl(1, false);
+        der.push(0);
+        assert!(parse(&der).unwrap_err().contains("trailing data"));
+        assert!(parse(b"\x30\x03\x02\x01\x01").is_err());
+    }
 }
