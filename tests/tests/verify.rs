@@ -188,6 +188,15 @@ fn a_genuine_robot_passes_with_full_evidence_under_the_strict_policy() {
         run.stdout
     );
     assert!(run.stdout.contains("verdict: PASS"), "{}", run.stdout);
+    // The chain may come in the certificate's own file instead of --chain.
+    let bundle = [
+        std::fs::read_to_string(d.join("robot.pem")).unwrap(),
+        std::fs::read_to_string(d.join("ca/issuing-ca.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(d.join("bundle.pem"), bundle).unwrap();
+    verify(d, &["--cert", "bundle.pem", "--trust", "ca/root-ca.pem"]).expect_code(0);
+    verify(d, &["--cert", "robot.pem", "--trust", "ca/root-ca.pem"]).expect_code(1);
     // With everything the strict policy demands.
     verify(d, &["challenge", "--out", "challenge.json"]).expect_code(0);
     robotid(

@@ -504,6 +504,7 @@ pub fn reason_name(reason: RevocationReason) -> &'static str {
 /// A duration in seconds, as an inspector reads it.
 fn duration(seconds: i64) -> String {
     match seconds {
+        s if s >= 3 * 86_400 => format!("{}d{}h", s / 86_400, (s % 86_400) / 3_600),
         s if s % 3_600 == 0 => format!("{}h", s / 3_600),
         s if s >= 3_600 => format!("{}h{:02}m", s / 3_600, (s % 3_600) / 60),
         s => format!("{s}s"),
