@@ -424,6 +424,39 @@ fn main() {
             );
         }
     }
+    // The issuing CA pinned as the trust anchor: no P-384 signature to check.
+    let pinned = spawn_rate(&|f| {
+        let mut c = Command::new(exe);
+        c.arg("--cert")
+            .arg(f)
+            .arg("--trust")
+            .arg(&issuing_pem)
+            .arg("--crl")
+            .arg(&small_crl)
+            .arg("--policy")
+            .arg(&policy_path)
+            .arg("--json");
+        c
+    });
+    line(
+        "robotid-verify, one process per certificate, issuing CA pinned as --trust, 20-entry CRL + policy",
+        pinned,
+        "no root signature to check",
+    );
+    // Built by `cargo build --release`, not by this bench: measured when present.
+    let robotid = Path::new(exe).with_file_name("robotid");
+    if robotid.exists() {
+        let id_check = spawn_rate(&|_| {
+            let mut c = Command::new(&robotid);
+            c.args(["id", "check", "UBX-WK5-00001234-I"]);
+            c
+        });
+        line(
+            "`robotid id check` (a Rust binary doing almost nothing)",
+            id_check,
+            "process start floor of a Rust binary",
+        );
+    }
     println!();
     if std::env::var_os("ROBOTID_BENCH_KEEP").is_some() {
         eprintln!("files kept in {}", work.keep().display());
