@@ -93,6 +93,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let state = AppState {
         pipeline: pipeline::Pipeline::start(Arc::clone(&authority)),
         authority,
+        credentials: api::auth::CredentialCache::default(),
         limits: Limits {
             max_body: config.max_body,
             max_batch: config.max_batch,

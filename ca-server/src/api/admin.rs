@@ -288,6 +288,7 @@ pub async fn revoke_credential(
         .revoke_credential(&serial, &caller.actor())
         .await
         .map_err(store_problem)?;
+    state.credentials.forget(&serial);
     Ok(Json(RevokedCredential {
         serial: serial.to_ascii_lowercase(),
         revoked: true,

@@ -2,14 +2,54 @@
 //! in the registry's credentials on every request (so a revoked credential
 //! stops working at once, even on an open connection).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::problem::Problem;
-use crate::store::{Role, Store};
+use crate::store::{Credential, Role, Store};
+
+/// How long a credential looked up in the registry is trusted without
+/// asking again. Revocation through this server clears it at once; another
+/// server process sharing the registry sees a revocation within this time.
+const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Recently looked-up credentials, so a keep-alive production line does not
+/// cost a registry read per request.
+#[derive(Clone, Default)]
+pub struct CredentialCache(Arc<Mutex<HashMap<String, (Credential, Instant)>>>);
+
+impl CredentialCache {
+    fn get(&self, serial: &str) -> Option<Credential> {
+        let map = self.0.lock().ok()?;
+        map.get(serial)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(c, _)| c.clone())
+    }
+
+    fn put(&self, credential: &Credential) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() > 10_000 {
+                map.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+            }
+            map.insert(
+                credential.serial_hex.clone(),
+                (credential.clone(), Instant::now()),
+            );
+        }
+    }
+
+    /// Forgets `serial` (after its revocation).
+    pub fn forget(&self, serial: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(&serial.to_ascii_lowercase());
+        }
+    }
+}
 
 /// The client certificate of the connection, if one was presented.
 #[derive(Clone, Debug)]
@@ -67,6 +107,7 @@ impl Caller {
 impl<S> FromRequestParts<S> for Caller
 where
     Store: FromRef<S>,
+    CredentialCache: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Problem;
@@ -108,17 +149,24 @@ where
                 ),
             ));
         }
-        let store = Store::from_ref(state);
-        let record = store
-            .credential(&serial)
-            .await
-            .map_err(Problem::internal)?
-            .ok_or_else(|| {
-                Problem::unauthorized(
-                    "credential.unknown",
-                    format!("client certificate {serial} is not a registered credential"),
-                )
-            })?;
+        let cache = CredentialCache::from_ref(state);
+        let cached = cache.get(&serial);
+        let found = match cached {
+            Some(c) => Some(c),
+            None => Store::from_ref(state)
+                .credential(&serial)
+                .await
+                .map_err(Problem::internal)?,
+        };
+        if let Some(c) = &found {
+            cache.put(c);
+        }
+        let record = found.ok_or_else(|| {
+            Problem::unauthorized(
+                "credential.unknown",
+                format!("client certificate {serial} is not a registered credential"),
+            )
+        })?;
         if record.revoked {
             return Err(Problem::unauthorized(
                 "credential.revoked",

@@ -31,6 +31,14 @@ pub struct AppState {
     pub limits: Limits,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Recently checked credentials.
+    pub credentials: auth::CredentialCache,
+}
+
+impl FromRef<AppState> for auth::CredentialCache {
+    fn from_ref(state: &AppState) -> auth::CredentialCache {
+        state.credentials.clone()
+    }
 }
 
 /// Request limits.
