@@ -25,6 +25,12 @@
 //! never different. CRL signatures are likewise checked once per (CRL,
 //! issuer key); see [`crate::crl`].
 
+mod chain;
+mod checks;
+
+use chain::Issuer;
+use checks::{profile_checks, summary};
+
 use std::sync::{Arc, RwLock};
 
 use rustls_pki_types::TrustAnchor;
@@ -32,15 +38,14 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use webpki::{EndEntityCert, KeyUsage, anchor_from_trusted_cert};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::chain::SIGNATURE_ALGORITHMS;
 use crate::challenge::{self, Challenge, Response};
 use crate::components;
 use crate::crl::{self, Crl, IssuerFacts, LeafFacts, Revocation};
 use crate::identity::KeyComponent;
 use crate::oid;
 use crate::policy::{self, Policy, PolicySubject};
-use crate::profile::{self, ProfileAnalysis, Violation};
-use crate::report::{CertificateSummary, Check, Report, Status, rfc3339};
+use crate::profile::{self, ProfileAnalysis};
+use crate::report::{Check, Report, Status, rfc3339};
 
 /// Why an inspector cannot be prepared or a file is not a certificate.
 #[derive(Debug, thiserror::Error)]
@@ -94,20 +99,6 @@ pub struct Possession<'a> {
     /// Now, seconds since the Unix epoch (the challenge's age is measured
     /// against the clock, not against `--at`).
     pub now: i64,
-}
-
-/// An issuing CA found on a validated path.
-struct Issuer {
-    der: CertificateDer<'static>,
-    /// Its subject in webpki's form, compared with a robot's issuer.
-    subject: Vec<u8>,
-    /// Set when the CA may stand in for its path (see the module docs).
-    as_anchor: Option<TrustAnchor<'static>>,
-    name: String,
-    spki_der: Vec<u8>,
-    crl_sign: bool,
-    /// The chain check's reason, written once.
-    reason: String,
 }
 
 /// Prepared trust, revocation and policy, ready to inspect certificates.
@@ -288,117 +279,6 @@ impl Inspector {
         }
     }
 
-    /// Path validation. A certificate outside its validity is still checked
-    /// for a path, at the nearest instant it was valid, so that the report
-    /// tells a genuine expired robot from a forged one (the validity check
-    /// fails it either way).
-    fn chain(
-        &self,
-        ee: &EndEntityCert<'_>,
-        not_before: i64,
-        not_after: i64,
-        extra: &[CertificateDer<'_>],
-    ) -> (Check, Option<Arc<Issuer>>) {
-        const NAME: &str = "chain";
-        let in_validity = (not_before..=not_after).contains(&self.at);
-        let time = self.at.clamp(not_before, not_after.max(not_before));
-        if in_validity
-            && self.use_cache
-            && let Some(issuer) = self.cached_issuer(ee)
-        {
-            return (Check::pass(NAME, issuer.reason.clone()), Some(issuer));
-        }
-        let joined: Vec<CertificateDer<'_>>;
-        let intermediates: &[CertificateDer<'_>] = if extra.is_empty() {
-            &self.intermediates
-        } else {
-            joined = self.intermediates.iter().chain(extra).cloned().collect();
-            &joined
-        };
-        let path = ee.verify_for_usage(
-            SIGNATURE_ALGORITHMS,
-            &self.anchors,
-            intermediates,
-            unix(time),
-            key_usage(),
-            None,
-            None,
-        );
-        match path {
-            Ok(path) => {
-                let anchor = path.anchor();
-                let anchor_index = self.anchors.iter().position(|a| {
-                    a.subject == anchor.subject
-                        && a.subject_public_key_info == anchor.subject_public_key_info
-                });
-                let anchor_name = anchor_index
-                    .and_then(|i| self.anchor_names.get(i))
-                    .cloned()
-                    .unwrap_or_default();
-                let mut inters = path.intermediate_certificates();
-                let issuer_der = match inters.next() {
-                    Some(c) => c.der().into_owned(),
-                    None => match anchor_index.and_then(|i| self.anchors_der.get(i)) {
-                        Some(d) => d.clone(),
-                        None => return (Check::pass(NAME, "path to a trust anchor"), None),
-                    },
-                };
-                // Cacheable: anchor -> CA -> robot, at the inspector's time,
-                // and no name constraints anywhere above the robot.
-                let cacheable = in_validity
-                    && anchor_index.is_some_and(|i| self.anchors_der.get(i) != Some(&issuer_der))
-                    && inters.next().is_none()
-                    && anchor.name_constraints.is_none();
-                let mut issuer = match issuer_facts(issuer_der, &anchor_name) {
-                    Some(i) => i,
-                    None => return (Check::pass(NAME, "path to a trust anchor"), None),
-                };
-                if !in_validity {
-                    issuer.reason.push_str(&format!(
-                        " (checked at {}, the nearest time the certificate was valid)",
-                        rfc3339(time)
-                    ));
-                }
-                let issuer = Arc::new(issuer);
-                if cacheable
-                    && self.use_cache
-                    && issuer.as_anchor.is_some()
-                    && let Ok(mut cache) = self.issuers.write()
-                    && !cache.iter().any(|c| c.der == issuer.der)
-                {
-                    cache.push(issuer.clone());
-                }
-                (Check::pass(NAME, issuer.reason.clone()), Some(issuer))
-            }
-            Err(e) => {
-                let (code, reason) = chain_failure(&e);
-                (Check::fail(NAME, code, reason), None)
-            }
-        }
-    }
-
-    fn cached_issuer(&self, ee: &EndEntityCert<'_>) -> Option<Arc<Issuer>> {
-        let cache = self.issuers.read().ok()?;
-        cache
-            .iter()
-            .filter(|i| i.subject == ee.issuer())
-            .find(|i| {
-                i.as_anchor.as_ref().is_some_and(|anchor| {
-                    ee.verify_for_usage(
-                        SIGNATURE_ALGORITHMS,
-                        std::slice::from_ref(anchor),
-                        &[],
-                        unix(self.at),
-                        key_usage(),
-                        None,
-                        None,
-                    )
-                    .is_ok()
-                })
-            })
-            .cloned()
-    }
-
     fn revocation(
         &self,
         cert: &X509Certificate<'_>,
@@ -496,178 +376,5 @@ impl Inspector {
                 );
             }
         }
-    }
-}
-
-fn issuer_facts(der: CertificateDer<'static>, anchor_name: &str) -> Option<Issuer> {
-    let (_, cert) = X509Certificate::from_der(&der).ok()?;
-    let subject = {
-        let wcert = EndEntityCert::try_from(&der).ok()?;
-        wcert.subject().to_vec()
-    };
-    let crl_sign = match cert.key_usage() {
-        Ok(Some(ku)) => ku.value.crl_sign(),
-        Ok(None) => true,
-        Err(_) => false,
-    };
-    let name = cert.subject().to_string();
-    let as_anchor = anchor_from_trusted_cert(&der)
-        .ok()
-        .filter(|a| a.name_constraints.is_none())
-        .map(|a| a.to_owned());
-    Some(Issuer {
-        reason: format!(
-            "path to trust anchor {anchor_name} via {name}, for key purpose robot identity"
-        ),
-        subject,
-        as_anchor,
-        spki_der: cert.public_key().raw.to_vec(),
-        crl_sign,
-        name,
-        der,
-    })
-}
-
-fn chain_failure(e: &webpki::Error) -> (&'static str, String) {
-    use webpki::Error as E;
-    match e {
-        E::UnknownIssuer => (
-            "unknown_issuer",
-            "no path to a trust anchor: the issuer is neither an anchor nor among the intermediates given (wrong anchor, or --chain missing)".into(),
-        ),
-        E::InvalidSignatureForPublicKey => (
-            "bad_signature",
-            "a signature on the path does not verify: the certificate was altered, or its issuer's key did not sign it".into(),
-        ),
-        E::RequiredEkuNotFoundContext(_) => (
-            "key_purpose",
-            "the robot-identity key purpose is missing from the certificate or a CA above it".into(),
-        ),
-        E::CertExpired { .. } | E::CertNotValidYet { .. } => (
-            "ca_validity",
-            format!("a CA certificate on the path is outside its validity: {e:?}"),
-        ),
-        E::CaUsedAsEndEntity => (
-            "not_end_entity",
-            "the certificate is a CA certificate, not a robot's".into(),
-        ),
-        other => ("path", format!("no valid path to a trust anchor: {other:?}")),
-    }
-}
-
-/// Splits the profile's findings into the checks an inspector reads.
-fn profile_checks(analysis: &ProfileAnalysis) -> [Check; 4] {
-    let group = |pred: &dyn Fn(&str) -> bool| -> Vec<&Violation> {
-        analysis
-            .violations
-            .iter()
-            .filter(|v| pred(v.rule))
-            .collect()
-    };
-    let failed = |name: &'static str, code: &'static str, found: &[&Violation]| {
-        let first = found.first().map(|v| v.to_string()).unwrap_or_default();
-        let reason = if found.len() > 1 {
-            format!("{first} (and {} more)", found.len() - 1)
-        } else {
-            first
-        };
-        Check::fail(name, code, reason).with_details(found.iter().map(|v| v.to_string()).collect())
-    };
-    let identity = group(&|r| r.starts_with("identity."));
-    let robot_id = group(&|r| r.starts_with("robot_id."));
-    let names = group(&|r| r.starts_with("subject.") || r.starts_with("san."));
-    let rest = group(&|r| {
-        !(r.starts_with("identity.")
-            || r.starts_with("robot_id.")
-            || r.starts_with("subject.")
-            || r.starts_with("san."))
-    });
-    let identity_check = match &analysis.identity {
-        Some(id) if identity.is_empty() => Check::pass(
-            "identity",
-            format!(
-                "RobotIdentity present and well formed: {} components, {} parameters",
-                id.components.len(),
-                id.parameters.len()
-            ),
-        ),
-        _ => failed("identity", "identity", &identity),
-    };
-    let (robot_id_check, names_check) = match &analysis.identity {
-        None => (
-            Check::skip("robot_id", "no readable RobotIdentity"),
-            Check::skip("names", "no readable RobotIdentity"),
-        ),
-        Some(id) => (
-            if robot_id.is_empty() {
-                Check::pass(
-                    "robot_id",
-                    format!(
-                        "{}: check character right; manufacturer {} and model {} agree",
-                        id.robot_id, id.manufacturer.code, id.model
-                    ),
-                )
-            } else {
-                let code = if robot_id
-                    .iter()
-                    .any(|v| v.detail.contains("check character is"))
-                {
-                    "check_character"
-                } else {
-                    "robot_id"
-                };
-                failed("robot_id", code, &robot_id)
-            },
-            if names.is_empty() {
-                Check::pass(
-                    "names",
-                    format!(
-                        "subject CN and serialNumber, O, C and SAN {} agree with the identity",
-                        profile::robot_uri(&id.robot_id)
-                    ),
-                )
-            } else {
-                failed("names", "names", &names)
-            },
-        ),
-    };
-    let profile_check = if rest.is_empty() {
-        Check::pass(
-            "profile",
-            "key usage, extended key usage, policies, AIA, CRL distribution point, serial and key as the profile requires",
-        )
-    } else {
-        failed("profile", "profile", &rest)
-    };
-    [identity_check, robot_id_check, names_check, profile_check]
-}
-
-/// The report's header. The issuer's name comes from the validated issuer
-/// when there is one (the same name, formatted once).
-fn summary(
-    der: &[u8],
-    cert: &X509Certificate<'_>,
-    analysis: &ProfileAnalysis,
-    issuer: Option<&Issuer>,
-) -> CertificateSummary {
-    let id = analysis.identity.as_ref();
-    CertificateSummary {
-        robot_id: id.map(|i| i.robot_id.clone()),
-        manufacturer: id.map(|i| {
-            format!(
-                "{} {} ({})",
-                i.manufacturer.code, i.manufacturer.name, i.manufacturer.country
-            )
-        }),
-        model: id.map(|i| i.model.clone()),
-        serial: hex::encode(cert.raw_serial()),
-        issuer: issuer.map_or_else(|| cert.issuer().to_string(), |i| i.name.clone()),
-        not_before: rfc3339(cert.validity().not_before.timestamp()),
-        not_after: rfc3339(cert.validity().not_after.timestamp()),
-        key_algorithm: analysis.key_algorithm.map_or_else(
-            || cert.public_key().algorithm.algorithm.to_id_string(),
-            |a| a.name().to_owned(),
-        ),
-        sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, der)),
     }
 }
