@@ -501,3 +501,62 @@ fn a_folder_of_certificates_is_summarised() {
     std::fs::remove_file(d.join("shipment/c-junk.pem")).unwrap();
     verify(d, &args).expect_code(0);
 }
+
+#[test]
+fn openssl_agrees_on_revocation_from_the_same_crls() {
+    if !robotid_tests::tool_available("openssl", &["version"]) {
+        return;
+    }
+    let tmp = tempdir();
+    let s = setup(tmp.path(), "E2E OpenSSL");
+    let d = &s.dir;
+    s.crl("good.crl", &[], Duration::days(1));
+    s.crl(
+        "revoked.crl",
+        &[(s.serial.clone(), RevocationReason::KeyCompromise)],
+        Duration::days(1),
+    );
+    s.crl(
+        "held.crl",
+        &[(s.serial.clone(), RevocationReason::CertificateHold)],
+        Duration::days(1),
+    );
+    for (crl, ours, openssl_ok) in [
+        ("good.crl", 0, true),
+        ("revoked.crl", 1, false),
+        ("held.crl", 1, false),
+    ] {
+        verify(d, &with(&["--crl", crl])).expect_code(ours);
+        let theirs = run_in(
+            d,
+            "openssl",
+            &[
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslclient",
+                "-crl_check",
+                "-CAfile",
+                "ca/root-ca.pem",
+                "-untrusted",
+                "ca/issuing-ca.pem",
+                "-CRLfile",
+                crl,
+                "robot.pem",
+            ],
+        );
+        assert_eq!(
+            theirs.code == 0,
+            openssl_ok,
+            "{crl}: {} {}",
+            theirs.stdout,
+            theirs.stderr
+        );
+        if !openssl_ok {
+            assert!(
+                theirs.stdout.contains("certificate revoked")
+                    || theirs.stderr.contains("certificate revoked")
+            );
+        }
+    }
+}
