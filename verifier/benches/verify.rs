@@ -277,6 +277,15 @@ fn main() {
         "raw signature check only",
     );
 
+    let profile_rate = rate(&certs, min, |der| {
+        let (_, cert) = X509Certificate::from_der(der).unwrap();
+        std::hint::black_box(robotid_verifier::profile::analyse(&cert));
+    });
+    line(
+        "profile rules alone (x509-parser parse + RobotIdentity decode + rules)",
+        profile_rate,
+        "part of every chain below",
+    );
     let profiling = std::env::var_os("ROBOTID_BENCH_IN_PROCESS_ONLY").is_some();
     for (cache, label) in [(true, "cached issuing CA"), (false, "full path every time")] {
         if profiling && !cache {
