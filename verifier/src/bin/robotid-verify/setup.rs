@@ -1,7 +1,5 @@
 //! Turning flags into a prepared inspector; every unusable input is named.
 
-use std::process::ExitCode;
-
 use robotid_verifier::crl::Crl;
 use robotid_verifier::input;
 use robotid_verifier::inspect::{InspectError, Inspector, InspectorConfig};
@@ -37,12 +35,6 @@ impl Unusable {
             code: 1,
             message: message.into(),
         }
-    }
-}
-
-impl From<Unusable> for ExitCode {
-    fn from(u: Unusable) -> Self {
-        ExitCode::from(u.code)
     }
 }
 
