@@ -640,7 +640,11 @@ async fn abandon_then_retry(db: &TestDb) {
     let first = intent(robot, "k1", "c1");
     assert_eq!(begin_one(store, &first).await, BeginOutcome::Proceed);
     store
-        .abandon_issuance(&[first.serial_hex.clone()], "signer failed", UBX)
+        .abandon_issuance(
+            std::slice::from_ref(&first.serial_hex),
+            "signer failed",
+            UBX,
+        )
         .await
         .unwrap();
     let failed = store.certificate(&first.serial_hex).await.unwrap().unwrap();
@@ -1022,8 +1026,14 @@ async fn batch_of_ten_thousand(db: &TestDb) {
     let store = &db.store;
     registered(store).await;
     let backend = store.backend().as_str();
+    // Sizes as in real use: a CSR with its RobotIdentity is some 700
+    // bytes, a certificate some 900.
     let batch: Vec<IssuanceIntent> = (0..10_000)
-        .map(|n| intent(&format!("UBX-WK5-{n:08}-X"), &format!("k{n}"), "c1"))
+        .map(|n| {
+            let mut request = intent(&format!("UBX-WK5-{n:08}-X"), &format!("k{n}"), "c1");
+            request.csr_der.resize(700, 0x5a);
+            request
+        })
         .collect();
 
     let started = Instant::now();
@@ -1033,7 +1043,11 @@ async fn batch_of_ten_thousand(db: &TestDb) {
 
     let done: Vec<(String, Vec<u8>)> = batch
         .iter()
-        .map(|i| (i.serial_hex.clone(), der_for(&i.serial_hex)))
+        .map(|i| {
+            let mut der = der_for(&i.serial_hex);
+            der.resize(900, 0xa5);
+            (i.serial_hex.clone(), der)
+        })
         .collect();
     let started = Instant::now();
     store.complete_issuance(&done, UBX).await.unwrap();

@@ -76,7 +76,8 @@ CREATE UNIQUE INDEX certificates_one_live ON certificates (robot_id)
     WHERE status IN ('pending', 'issued');
 CREATE INDEX certificates_by_robot ON certificates (robot_id);
 
--- Key components certified in a certificate, in request order.
+-- Key components certified in a certificate, in request order. Clustered
+-- on its key (WITHOUT ROWID): one B-tree per insert instead of two.
 CREATE TABLE components (
     serial_hex   TEXT    NOT NULL REFERENCES certificates (serial_hex),
     position     INTEGER NOT NULL,
@@ -86,7 +87,7 @@ CREATE TABLE components (
     serial       TEXT    NOT NULL,
     digests      TEXT    NOT NULL, -- JSON array of "sha256:<hex>"
     PRIMARY KEY (serial_hex, position)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 -- Who did what, when. Append-only: the triggers refuse changes, so the
 -- history cannot be rewritten through the store's connection.

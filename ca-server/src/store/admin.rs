@@ -259,13 +259,13 @@ impl Store {
         }
         let at = now();
         let mut tx = self.begin_write().await?;
-        if let Some(code) = &c.manufacturer_code {
-            if !manufacturer_exists(&mut tx, code).await? {
-                return Err(StoreError::NotFound {
-                    what: "manufacturer",
-                    key: code.clone(),
-                });
-            }
+        if let Some(code) = &c.manufacturer_code
+            && !manufacturer_exists(&mut tx, code).await?
+        {
+            return Err(StoreError::NotFound {
+                what: "manufacturer",
+                key: code.clone(),
+            });
         }
         let inserted = sqlx::query(
             "INSERT INTO credentials \

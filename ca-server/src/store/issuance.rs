@@ -223,33 +223,6 @@ async fn read_models(
     Ok(models)
 }
 
-/// Which of these serials are already recorded.
-async fn taken_serials(
-    backend: Backend,
-    conn: &mut AnyConnection,
-    serials: &[&str],
-) -> Result<Vec<String>, StoreError> {
-    let mut taken = Vec::new();
-    for chunk in serials.chunks(IN_CHUNK) {
-        let q = sql::query(format!(
-            "SELECT serial_hex FROM certificates WHERE serial_hex IN ({})",
-            list(backend, chunk.len(), 1)
-        ));
-        let found: Vec<String> = chunk
-            .iter()
-            .fold(q, |q, s| q.bind(*s))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(StoreError::db("begin_issuance: checking serials"))?
-            .iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::db("begin_issuance: decoding serials"))?;
-        taken.extend(found);
-    }
-    Ok(taken)
-}
-
 impl Store {
     /// Records a batch of vetted requests before signing, in one
     /// transaction, and returns one outcome per intent, in order. Only
@@ -297,19 +270,9 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<BeginOutcome>, StoreError> {
         let at = now();
-        let t0 = std::time::Instant::now();
         let mut tx = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut tx;
         let backend = self.backend;
-        eprintln!("T begin {:?}", t0.elapsed());
-
-        let serial_refs: Vec<&str> = serials.iter().map(String::as_str).collect();
-        if let Some(serial) = taken_serials(backend, conn, &serial_refs).await?.first() {
-            return Err(StoreError::Conflict {
-                what: "certificate serial",
-                detail: format!("serial {serial} is already recorded; a serial is never reused"),
-            });
-        }
 
         let mut codes: Vec<&str> = intents
             .iter()
@@ -320,11 +283,8 @@ impl Store {
         let mut robot_ids: Vec<&str> = intents.iter().map(|i| i.robot_id.as_str()).collect();
         robot_ids.sort_unstable();
         robot_ids.dedup();
-        eprintln!("T before 'let models = read_models' {:?}", t0.elapsed());
         let models = read_models(backend, conn, &codes).await?;
-        eprintln!("T before 'let mut robots = read_robots' {:?}", t0.elapsed());
         let mut robots = read_robots(backend, conn, &robot_ids).await?;
-        eprintln!("T before 'let live = read_live' {:?}", t0.elapsed());
         let live = read_live(backend, conn, &robot_ids).await?;
 
         // Decide each intent from what was read.
@@ -351,7 +311,6 @@ impl Store {
         // re-read and must agree on manufacturer and model.
         let mut new_robots: Vec<usize> = go_indices(&plans, |new_robot, _| new_robot);
         new_robots.sort_unstable_by(|a, b| intents[*a].robot_id.cmp(&intents[*b].robot_id));
-        eprintln!("T before 'let inserted = insert_robots' {:?}", t0.elapsed());
         let inserted = insert_robots(backend, conn, intents, &new_robots, at).await?;
         let raced: Vec<&str> = new_robots
             .iter()
@@ -383,7 +342,6 @@ impl Store {
                 _ => None,
             })
             .collect();
-        eprintln!("T before 'let superseded = supersede' {:?}", t0.elapsed());
         let superseded = supersede(backend, conn, &reissues, serials, at).await?;
         for (i, old) in &reissues {
             if !superseded.contains(old) {
@@ -402,10 +360,6 @@ impl Store {
         // a race with another transaction: answer from what won.
         let mut go: Vec<usize> = go_indices(&plans, |_, _| true);
         go.sort_unstable_by(|a, b| intents[*a].robot_id.cmp(&intents[*b].robot_id));
-        eprintln!(
-            "T before 'let won = insert_certificates' {:?}",
-            t0.elapsed()
-        );
         let won = insert_certificates(backend, conn, intents, serials, &go, at).await?;
         let lost: Vec<usize> = go
             .iter()
@@ -462,7 +416,6 @@ impl Store {
             .into_iter()
             .filter(|i| won.contains(&serials[*i]))
             .collect();
-        eprintln!("T before 'insert_components(backend' {:?}", t0.elapsed());
         insert_components(backend, conn, intents, serials, &winners).await?;
 
         let mut entries = Vec::with_capacity(winners.len() + reissues.len());
@@ -491,25 +444,18 @@ impl Store {
                 actor,
                 action: "issuance.begin",
                 subject: intent.robot_id.clone(),
+                // The request's particulars (hashes, CSR, validity) are in
+                // the certificate row, which is never deleted; the entry
+                // stays small because a batch writes ten thousand of them.
                 detail: json!({
                     "serial": serials[i],
-                    "manufacturer": intent.manufacturer_code,
-                    "model": intent.model,
-                    "csr_sha256": hex::encode(&intent.csr_sha256),
-                    "spki_sha256": hex::encode(&intent.spki_sha256),
                     "reissue": intent.reissue,
                     "new_robot": new_robot,
                 }),
             });
         }
-        eprintln!(
-            "T before 'audit::append(backend, conn, &' {:?}",
-            t0.elapsed()
-        );
         audit::append(backend, conn, &entries).await?;
-        eprintln!("T before commit {:?}", t0.elapsed());
         commit(tx, "begin_issuance").await?;
-        eprintln!("T committed {:?}", t0.elapsed());
 
         Ok(plans
             .into_iter()
@@ -871,11 +817,14 @@ async fn insert_certificates(
         let rows = q.fetch_all(&mut *conn).await.map_err(|source| {
             let e = StoreError::db("begin_issuance: inserting certificates")(source);
             if e.is_unique_violation() {
-                // Only the primary key is left to violate: a serial that
-                // another transaction recorded after this one checked.
+                // The live-certificate index is handled by ON CONFLICT, so
+                // only the primary key is left to violate: a serial already
+                // recorded. Never overwritten; the whole batch is refused.
                 StoreError::Conflict {
                     what: "certificate serial",
-                    detail: format!("a serial of this batch was recorded concurrently: {e}"),
+                    detail: format!(
+                        "a serial of this batch is already recorded; a serial is never reused: {e}"
+                    ),
                 }
             } else {
                 e
