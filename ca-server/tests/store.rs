@@ -148,6 +148,7 @@ on_both!(
     different_key_is_refused,
     reissue_supersedes,
     abandon_then_retry,
+    stale_pending_is_abandoned,
     batch_with_mixed_outcomes,
     concurrent_requests_for_one_robot,
     robot_id_under_another_manufacturer_is_refused,
@@ -693,6 +694,55 @@ async fn abandon_then_retry(db: &TestDb) {
             .status,
         CertStatus::Failed
     );
+}
+
+async fn stale_pending_is_abandoned(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000007-G";
+    let issued = issue(store, intent("UBX-WK5-00000008-H", "k1", "c1")).await;
+    let stuck = intent(robot, "k1", "c1");
+    assert_eq!(begin_one(store, &stuck).await, BeginOutcome::Proceed);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // Nothing is older than an hour ago; everything is older than a second
+    // from now, as after a restart.
+    assert_eq!(
+        store
+            .abandon_stale_issuance(now - 3600, OPERATOR)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .abandon_stale_issuance(now + 1, OPERATOR)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .certificate(&stuck.serial_hex)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CertStatus::Failed
+    );
+    assert_eq!(
+        store.certificate(&issued).await.unwrap().unwrap().status,
+        CertStatus::Issued
+    );
+    let last = store.audit(Some(robot), 1).await.unwrap();
+    assert_eq!(
+        (last[0].actor.as_str(), last[0].action.as_str()),
+        (OPERATOR, "issuance.abandon")
+    );
+    // The robot can enroll again.
+    let mut retry = stuck.clone();
+    retry.serial_hex = serial();
+    assert_eq!(begin_one(store, &retry).await, BeginOutcome::Proceed);
 }
 
 async fn batch_with_mixed_outcomes(db: &TestDb) {

@@ -17,6 +17,9 @@
 
 mod admin;
 mod audit;
+mod batch;
+mod completion;
+mod decide;
 mod error;
 mod issuance;
 mod reads;

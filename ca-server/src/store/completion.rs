@@ -1,0 +1,298 @@
+//! After signing: recording certificates as issued, and abandoning
+//! requests that were recorded but will not be released.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::json;
+use sqlx::AnyConnection;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::audit::{self, NewEntry};
+use super::batch::IN_CHUNK;
+use super::issuance::with_retries;
+use super::sql::{self, list, normalize_serial, now, param, rows_per_statement, tuples};
+use super::{Backend, CertStatus, Store, StoreError, commit};
+
+impl Store {
+    /// Records signed certificates as issued (DER and time), in one
+    /// transaction, durable when it returns. Completing a certificate again
+    /// with the same DER is a no-op. The whole batch is refused, and nothing
+    /// recorded, if a serial is unknown (NotFound) or not pending (Conflict:
+    /// abandoned, superseded, or issued with another DER).
+    pub async fn complete_issuance(
+        &self,
+        done: &[(String, Vec<u8>)],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let mut items: Vec<(String, &[u8])> = Vec::with_capacity(done.len());
+        let mut seen = HashSet::with_capacity(done.len());
+        for (serial, der) in done {
+            let serial = normalize_serial(serial)?;
+            if der.is_empty() {
+                return Err(StoreError::Invalid {
+                    what: "certificate DER",
+                    detail: format!("empty for serial {serial}"),
+                });
+            }
+            if !seen.insert(serial.clone()) {
+                return Err(StoreError::Invalid {
+                    what: "serial_hex",
+                    detail: format!("serial {serial} appears twice in the batch"),
+                });
+            }
+            items.push((serial, der.as_slice()));
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        // A fixed order keeps two overlapping batches from deadlocking.
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        with_retries(|| self.complete_once(&items, actor)).await
+    }
+
+    async fn complete_once(
+        &self,
+        items: &[(String, &[u8])],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let mut tx = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut tx;
+        let backend = self.backend;
+        let mut updated: HashMap<String, String> = HashMap::with_capacity(items.len());
+        for chunk in items.chunks(rows_per_statement(2, 1)) {
+            let text = format!(
+                "UPDATE certificates SET status = 'issued', der = v.column2, issued_at = {} \
+                 FROM (VALUES {}) AS v \
+                 WHERE certificates.serial_hex = v.column1 AND certificates.status = 'pending' \
+                 RETURNING certificates.serial_hex, certificates.robot_id",
+                param(backend, 1),
+                tuples(backend, chunk.len(), 2, 2)
+            );
+            let q = chunk
+                .iter()
+                .fold(sql::query(text).bind(at), |q, (serial, der)| {
+                    q.bind(serial.as_str()).bind(*der)
+                });
+            for row in q
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(StoreError::db("complete_issuance: recording certificates"))?
+            {
+                let pair = (|| {
+                    Ok::<_, sqlx::Error>((
+                        row.try_get::<String, _>(0)?,
+                        row.try_get::<String, _>(1)?,
+                    ))
+                })()
+                .map_err(StoreError::db("complete_issuance: decoding"))?;
+                updated.insert(pair.0, pair.1);
+            }
+        }
+        if updated.len() < items.len() {
+            check_already_issued(backend, conn, items, &updated).await?;
+        }
+        let entries: Vec<NewEntry<'_>> = items
+            .iter()
+            .filter_map(|(serial, der)| {
+                updated.get(serial).map(|robot_id| NewEntry {
+                    at,
+                    actor,
+                    action: "certificate.issue",
+                    subject: robot_id.clone(),
+                    detail: json!({
+                        "serial": serial,
+                        "der_sha256": hex::encode(ring::digest::digest(&ring::digest::SHA256, der)),
+                    }),
+                })
+            })
+            .collect();
+        audit::append(backend, conn, &entries).await?;
+        commit(tx, "complete_issuance").await
+    }
+
+    /// Marks pending certificates failed (never signed, or signed and never
+    /// released), so that their robots can try again. Serials that are not
+    /// pending are left as they are: an issued certificate is never undone.
+    pub async fn abandon_issuance(
+        &self,
+        serials: &[String],
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let mut serials: Vec<String> = serials.iter().map(|s| s.to_ascii_lowercase()).collect();
+        serials.sort_unstable();
+        serials.dedup();
+        if serials.is_empty() {
+            return Ok(());
+        }
+        with_retries(|| self.abandon_once(&serials, reason, actor)).await
+    }
+
+    async fn abandon_once(
+        &self,
+        serials: &[String],
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let mut tx = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut tx;
+        let backend = self.backend;
+        let mut entries = Vec::new();
+        for chunk in serials.chunks(IN_CHUNK) {
+            let text = format!(
+                "UPDATE certificates SET status = 'failed', failed_at = {}, failure_reason = {} \
+                 WHERE status = 'pending' AND serial_hex IN ({}) \
+                 RETURNING serial_hex, robot_id",
+                param(backend, 1),
+                param(backend, 2),
+                list(backend, chunk.len(), 3)
+            );
+            let q = chunk
+                .iter()
+                .fold(sql::query(text).bind(at).bind(reason), |q, s| {
+                    q.bind(s.as_str())
+                });
+            let rows = q
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(StoreError::db("abandon_issuance: marking failed"))?;
+            entries.extend(abandon_entries(&rows, at, actor, reason)?);
+        }
+        audit::append(backend, conn, &entries).await?;
+        commit(tx, "abandon_issuance").await
+    }
+
+    /// Marks failed every certificate still pending that was recorded
+    /// before `created_before` (unix seconds), and returns how many. A
+    /// crash between recording and completing leaves rows pending, and a
+    /// pending row blocks its robot; at start a single server passes "now",
+    /// servers sharing a PostgreSQL pass a time older than any request
+    /// could take. Should such a certificate have been signed after all,
+    /// completing it is refused: it was never released.
+    pub async fn abandon_stale_issuance(
+        &self,
+        created_before: i64,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        with_retries(|| self.abandon_stale_once(created_before, actor)).await
+    }
+
+    async fn abandon_stale_once(
+        &self,
+        created_before: i64,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let reason = format!("still pending, recorded before {created_before}");
+        let mut tx = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut tx;
+        let rows = sqlx::query(
+            "UPDATE certificates SET status = 'failed', failed_at = $1, failure_reason = $2 \
+             WHERE status = 'pending' AND created_at < $3 RETURNING serial_hex, robot_id",
+        )
+        .bind(at)
+        .bind(reason.as_str())
+        .bind(created_before)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::db("abandon_stale_issuance: marking failed"))?;
+        let entries = abandon_entries(&rows, at, actor, &reason)?;
+        audit::append(self.backend, conn, &entries).await?;
+        commit(tx, "abandon_stale_issuance").await?;
+        u64::try_from(entries.len()).map_err(|_| StoreError::Invalid {
+            what: "abandoned count",
+            detail: "does not fit in 64 bits".into(),
+        })
+    }
+}
+
+/// Audit entries for rows returned as `serial_hex, robot_id` by an abandon.
+fn abandon_entries<'a>(
+    rows: &[AnyRow],
+    at: i64,
+    actor: &'a str,
+    reason: &str,
+) -> Result<Vec<NewEntry<'a>>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let (serial, robot_id) = (|| {
+                Ok::<_, sqlx::Error>((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?))
+            })()
+            .map_err(StoreError::db("abandon_issuance: decoding"))?;
+            Ok(NewEntry {
+                at,
+                actor,
+                action: "issuance.abandon",
+                subject: robot_id,
+                detail: json!({"serial": serial, "reason": reason}),
+            })
+        })
+        .collect()
+}
+
+/// For serials that `complete_issuance` did not change: fine if already
+/// issued with the same DER (a retried call), else the reason to refuse.
+async fn check_already_issued(
+    backend: Backend,
+    conn: &mut AnyConnection,
+    items: &[(String, &[u8])],
+    updated: &HashMap<String, String>,
+) -> Result<(), StoreError> {
+    let rest: Vec<&(String, &[u8])> = items
+        .iter()
+        .filter(|(s, _)| !updated.contains_key(s))
+        .collect();
+    for chunk in rest.chunks(IN_CHUNK) {
+        let q = sql::query(format!(
+            "SELECT serial_hex, status, der FROM certificates WHERE serial_hex IN ({})",
+            list(backend, chunk.len(), 1)
+        ));
+        let rows = chunk
+            .iter()
+            .fold(q, |q, (s, _)| q.bind(s.as_str()))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(StoreError::db("complete_issuance: reading certificates"))?;
+        let mut found: HashMap<String, (String, Option<Vec<u8>>)> = HashMap::new();
+        for row in rows {
+            let (serial, status, der) = (|| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get::<String, _>(0)?,
+                    row.try_get::<String, _>(1)?,
+                    row.try_get::<Option<Vec<u8>>, _>(2)?,
+                ))
+            })()
+            .map_err(StoreError::db("complete_issuance: decoding"))?;
+            found.insert(serial, (status, der));
+        }
+        for (serial, der) in chunk {
+            match found.get(serial.as_str()) {
+                None => {
+                    return Err(StoreError::NotFound {
+                        what: "pending certificate",
+                        key: serial.clone(),
+                    });
+                }
+                Some((status, Some(stored)))
+                    if status == CertStatus::Issued.as_str() && stored.as_slice() == *der => {}
+                Some((status, _)) => {
+                    return Err(StoreError::Conflict {
+                        what: "certificate",
+                        detail: format!(
+                            "serial {serial} is {status}{}; only a pending certificate can be completed",
+                            if status == CertStatus::Issued.as_str() {
+                                " with another DER"
+                            } else {
+                                ""
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
