@@ -822,22 +822,38 @@ async fn batch_with_mixed_outcomes(db: &TestDb) {
     assert_eq!(store.count_certificates().await.unwrap(), 6);
 }
 
+/// How fifty requests for one robot fared.
+enum Race {
+    /// Fifty copies of one CSR.
+    SameCsr,
+    /// Fifty keys, first issuance.
+    DifferentKeys,
+    /// Fifty keys, each a declared re-issue of an issued certificate.
+    Reissues,
+}
+
 async fn concurrent_requests_for_one_robot(db: &TestDb) {
     registered(&db.store).await;
     // Two pools on one database, as two server processes would have.
     let stores = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let reissued = "UBX-WK5-00000022-C";
+    let old = issue(&db.store, intent(reissued, "k-old", "c1")).await;
 
-    for (robot, same_csr) in [("UBX-WK5-00000020-A", true), ("UBX-WK5-00000021-B", false)] {
+    for (robot, race) in [
+        ("UBX-WK5-00000020-A", Race::SameCsr),
+        ("UBX-WK5-00000021-B", Race::DifferentKeys),
+        (reissued, Race::Reissues),
+    ] {
         let barrier = Arc::new(tokio::sync::Barrier::new(50));
         let mut tasks = Vec::new();
         for n in 0..50 {
             let store = stores[n % 2].clone();
             let barrier = barrier.clone();
-            let request = if same_csr {
-                intent(robot, "k1", "c1")
-            } else {
-                intent(robot, &format!("k{n}"), "c1")
+            let mut request = match race {
+                Race::SameCsr => intent(robot, "k1", "c1"),
+                _ => intent(robot, &format!("k{n}"), "c1"),
             };
+            request.reissue = matches!(race, Race::Reissues);
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
                 let outcome = store
@@ -859,19 +875,42 @@ async fn concurrent_requests_for_one_robot(db: &TestDb) {
         let live = db.store.live_certificate(robot).await.unwrap().unwrap();
         assert_eq!(live.serial_hex, winners[0]);
         for other in &others {
-            if same_csr {
-                assert_eq!(
+            match race {
+                Race::SameCsr => assert_eq!(
                     *other,
                     BeginOutcome::InProgress {
                         serial_hex: winners[0].clone()
                     }
-                );
-            } else {
-                assert_refused(other, rules::LIVE_CERTIFICATE);
+                ),
+                Race::DifferentKeys => assert_refused(other, rules::LIVE_CERTIFICATE),
+                // Refused either way: by the race, or, read after the
+                // winner committed, because it is still being signed.
+                Race::Reissues => match other {
+                    BeginOutcome::Refused { rule, .. }
+                        if *rule == rules::LIVE_CERTIFICATE
+                            || *rule == rules::ISSUANCE_IN_PROGRESS => {}
+                    other => panic!("a losing re-issue got {other:?}"),
+                },
             }
         }
     }
-    assert_eq!(db.store.count_certificates().await.unwrap(), 2);
+    // The re-issued robot's old certificate was superseded once, by the winner.
+    let live = db.store.live_certificate(reissued).await.unwrap().unwrap();
+    assert_eq!(
+        db.store.certificate(&old).await.unwrap().unwrap().status,
+        CertStatus::Superseded
+    );
+    let supersedes: Vec<_> = db
+        .store
+        .audit(Some(reissued), 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "certificate.supersede")
+        .collect();
+    assert_eq!(supersedes.len(), 1);
+    assert!(supersedes[0].detail.contains(&live.serial_hex));
+    assert_eq!(db.store.count_certificates().await.unwrap(), 4);
     stores[1].close().await;
 }
 
