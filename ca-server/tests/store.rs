@@ -300,6 +300,16 @@ fn assert_refused(outcome: &BeginOutcome, expected: &str) {
 
 async fn migrations_are_idempotent(db: &TestDb) {
     db.store.health().await.unwrap();
+    if db.store.backend() == Backend::Sqlite {
+        // WAL is a property of the file: the store set it on its connections.
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        conn.close().await.unwrap();
+    }
     db.store
         .add_manufacturer(&manufacturer("UBX"), OPERATOR)
         .await
