@@ -53,6 +53,9 @@ pub enum StartError {
     Metrics(String),
 }
 
+/// Age after which a pending issuance can no longer be in flight.
+const STALE_PENDING_SECS: i64 = 600;
+
 /// Starts the server and serves until the process ends.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let ready = bootstrap::prepare(&config)?;
@@ -80,6 +83,20 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             .add_credential(&operator, "bootstrap")
             .await
             .map_err(store_err)?;
+    }
+    // A pending row left by a crash would block its robot for ever: once no
+    // request can still be working on it, it is marked failed. Ten minutes
+    // leaves other servers on the same registry their in-flight requests.
+    let stale_before = time::OffsetDateTime::now_utc().unix_timestamp() - STALE_PENDING_SECS;
+    let abandoned = store
+        .abandon_stale_issuance(stale_before, "bootstrap")
+        .await
+        .map_err(store_err)?;
+    if abandoned > 0 {
+        tracing::warn!(
+            abandoned,
+            "pending issuances left by an earlier crash marked failed"
+        );
     }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
