@@ -22,37 +22,9 @@ use crate::rules::Range;
 /// The only schema version this verifier reads.
 pub const POLICY_SCHEMA_VERSION: u32 = 1;
 
-/// A policy file that cannot be used; names the file and the field.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PolicyError {
-    /// The file cannot be read.
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not TOML, an unknown key, or a value of the wrong type.
-    #[error("{path}: {message}")]
-    Syntax {
-        /// The file.
-        path: String,
-        /// The parser's message with line and key.
-        message: String,
-    },
-    /// A field breaks a rule of the schema.
-    #[error("{path}: field {field}: {rule}")]
-    Field {
-        /// The file.
-        path: String,
-        /// The field, e.g. `certificate.key_algorithms[1]`.
-        field: String,
-        /// The rule broken.
-        rule: String,
-    },
-}
+/// A policy file that cannot be used; names the file and the field. Policy
+/// files and model-rule files fail in the same ways, so they share one type.
+pub use crate::rules::RulesError as PolicyError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

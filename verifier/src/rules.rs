@@ -41,7 +41,8 @@ pub struct ModelRules {
     pub components: ComponentRules,
 }
 
-/// Rules that cannot be used.
+/// A rule file (model rules or a market-entry policy) that cannot be used;
+/// names the file and the field.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RulesError {
