@@ -1,7 +1,7 @@
 //! Independent implementations judge what RobotID emits: OpenSSL, Python
 //! `cryptography`'s verifier and pkilint's RFC 5280 linters, on a chain made
-//! by the real `robotid` binary (CA ceremony, key, CSR) and the issuance
-//! core (there is no server yet to submit to).
+//! by the real `robotid` binary (CA ceremony, key, CSR for the README's
+//! example robot) and the issuance core with the example model rules.
 //!
 //! In CI (`ROBOTID_REQUIRE_TOOLS=1`) a missing tool fails the test.
 
@@ -18,38 +18,14 @@ use robotid_tests::{repo_root, robotid, run_in, tempdir, tool_available};
 use robotid_verifier::oid;
 use robotid_verifier::rules::ModelRules;
 
-const MANIFEST: &str = r#"robot_id = "UBX-WK5-00001234-I"
-model = "WK5"
-production_date = "2026-11-20"
-
-[parameters]
-height_mm = 1650
-mass_g = 58500
-
-[[components]]
-kind = "main-controller"
-part_number = "MC-9000"
-supplier = "Example Compute Co."
-serial = "MC9-2026-000812"
-digests = ["sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
-"#;
-
-const RULES: &str = r#"
-[parameters.height_mm]
-min = 1500
-max = 1800
-[parameters.mass_g]
-min = 40000
-max = 80000
-[components]
-required = ["main-controller"]
-"#;
-
 /// A CA made by `robotid ca init` and a robot certificate for a key of
 /// `alg`, written as PEM files in `dir`: root.pem, issuing.pem, leaf.pem.
 fn chain(dir: &Path, alg: &str) -> PathBuf {
     robotid(dir, &["ca", "init", "--dir", "ca", "--name", "Conformance"]).expect_code(0);
-    std::fs::write(dir.join("manifest.toml"), MANIFEST).unwrap();
+    let manifest = repo_root()
+        .join("examples/wk5/manifest.toml")
+        .display()
+        .to_string();
     robotid(dir, &["key", "new", "--alg", alg, "--out", "robot.key"]).expect_code(0);
     robotid(
         dir,
@@ -57,7 +33,7 @@ fn chain(dir: &Path, alg: &str) -> PathBuf {
             "csr",
             "new",
             "--manifest",
-            "manifest.toml",
+            &manifest,
             "--key",
             "robot.key",
             "--out",
@@ -87,7 +63,7 @@ fn chain(dir: &Path, alg: &str) -> PathBuf {
     let model = ModelRecord {
         manufacturer_code: "UBX".into(),
         model: "WK5".into(),
-        rules: ModelRules::from_toml(RULES, "rules").unwrap(),
+        rules: ModelRules::load(&repo_root().join("policies/models/example-wk5.toml")).unwrap(),
     };
     let vetted = vetting::vet(&request, &manufacturer, Some(&model)).unwrap();
     let prepared = signer.prepare(&vetted, time_now()).unwrap();
