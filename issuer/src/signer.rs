@@ -1,18 +1,18 @@
 //! The signer: the one place that uses the issuing CA's key.
 //!
 //! Issuance is two steps, as in Boulder. [`Signer::prepare`] builds the
-//! certificate from a [`VettedRequest`], signs it with a throwaway key that
-//! presents the CA's public key (so the to-be-signed bytes are exactly those
-//! of the final certificate), lints the result and returns a
-//! [`PreparedCertificate`]: a single-use token (it cannot be cloned, and
-//! issuing consumes it). The caller records the serial durably, then calls
-//! [`Signer::issue`], which signs the same parameters with the real key,
-//! checks the to-be-signed bytes are unchanged and that the signature
-//! verifies with the issuing CA's key, before releasing it. The issuing CA
-//! itself is checked against the trust anchors once, when the signer is
-//! made.
+//! certificate from a [`VettedRequest`] as a precertificate whose issuer key
+//! presents the CA's public key (so its to-be-signed bytes are exactly those
+//! of the final certificate) and carries a placeholder signature, lints it
+//! and returns a [`PreparedCertificate`]: a single-use token (it cannot be
+//! cloned, and issuing consumes it) holding the linted to-be-signed bytes.
+//! The caller records the serial durably, then calls [`Signer::issue`],
+//! which signs exactly those bytes with the real key, checks that the
+//! signature verifies with the issuing CA's key, and only then assembles
+//! and releases the certificate (decision 0009). The issuing CA itself is
+//! checked against the trust anchors once, when the signer is made.
 
-use rcgen::{CertificateParams, Issuer, KeyPair, PublicKeyData, SigningKey};
+use rcgen::{Issuer, PublicKeyData, SigningKey};
 use robotid_verifier::identity::IdentityError;
 use robotid_verifier::profile::Violation;
 use rustls_pki_types::CertificateDer;
@@ -79,12 +79,24 @@ fn join(v: &[Violation]) -> String {
         .join("; ")
 }
 
-/// Signs with a throwaway key while presenting the CA's public key, so the
-/// precertificate's to-be-signed bytes (AKI included) equal the final ones.
+/// Presents the CA's public key, so that the precertificate's to-be-signed
+/// bytes (AKI included) equal the final ones, and "signs" with a
+/// placeholder: the precertificate's signature is never checked, only its
+/// to-be-signed bytes are linted and then signed for real (decision 0009).
 struct LintKey {
     ca_public_key: Vec<u8>,
     algorithm: &'static rcgen::SignatureAlgorithm,
-    throwaway: KeyPair,
+    placeholder: Vec<u8>,
+}
+
+/// A signature of the right shape for `algorithm` that no key made: an
+/// ECDSA-Sig-Value with r = s = 1 (DER), or 64 zero bytes for Ed25519.
+fn placeholder_signature(algorithm: &'static rcgen::SignatureAlgorithm) -> Vec<u8> {
+    if algorithm == &rcgen::PKCS_ED25519 {
+        vec![0; 64]
+    } else {
+        vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]
+    }
 }
 
 impl PublicKeyData for LintKey {
@@ -97,8 +109,8 @@ impl PublicKeyData for LintKey {
 }
 
 impl SigningKey for LintKey {
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        self.throwaway.sign(msg)
+    fn sign(&self, _msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        Ok(self.placeholder.clone())
     }
 }
 
@@ -143,11 +155,13 @@ pub struct Signer<K: SigningKey> {
 #[must_use = "a prepared certificate must be issued or dropped"]
 pub struct PreparedCertificate {
     issuer_id: String,
-    params: CertificateParams,
-    subject_key: rcgen::SubjectPublicKeyInfo,
+    /// The linted to-be-signed bytes: the only bytes the CA key signs.
     tbs: Vec<u8>,
+    /// The signatureAlgorithm AlgorithmIdentifier, DER, as in the TBS.
+    signature_algorithm: Vec<u8>,
     serial: Vec<u8>,
     robot_id: String,
+    not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 }
 
@@ -162,7 +176,7 @@ impl PreparedCertificate {
     }
     /// notBefore.
     pub fn not_before(&self) -> OffsetDateTime {
-        self.params.not_before
+        self.not_before
     }
     /// notAfter.
     pub fn not_after(&self) -> OffsetDateTime {
@@ -232,12 +246,10 @@ impl<K: SigningKey> Signer<K> {
                 }
             };
         let facts = crate::lint::IssuerFacts::of(&cert);
-        let throwaway =
-            KeyPair::generate_for(algorithm).map_err(|e| IssueError::Crypto(e.to_string()))?;
         let lint_key = LintKey {
             ca_public_key: key.der_bytes().to_vec(),
             algorithm,
-            throwaway,
+            placeholder: placeholder_signature(algorithm),
         };
         let ca_der = CertificateDer::from(issuer_der.as_slice());
         let issuer = Issuer::from_ca_cert_der(&ca_der, key)
@@ -310,14 +322,20 @@ impl<K: SigningKey> Signer<K> {
         if !violations.is_empty() {
             return Err(IssueError::Lint(violations));
         }
-        let tbs = parsed.tbs_certificate.as_ref().to_vec();
+        let (tbs, signature_algorithm) = split_certificate(precert.der())
+            .map_err(|e| IssueError::FinalCheck(format!("precertificate: {e}")))?;
+        if tbs != parsed.tbs_certificate.as_ref() {
+            return Err(IssueError::FinalCheck(
+                "precertificate: its to-be-signed bytes are not those linted".into(),
+            ));
+        }
         Ok(PreparedCertificate {
             issuer_id: self.issuer_id.clone(),
-            tbs,
-            params,
-            subject_key,
+            tbs: tbs.to_vec(),
+            signature_algorithm: signature_algorithm.to_vec(),
             serial,
             robot_id: vetted.robot_id().as_str().to_owned(),
+            not_before,
             not_after,
         })
     }
@@ -330,34 +348,66 @@ impl<K: SigningKey> Signer<K> {
                 issuer: self.issuer_id.clone(),
             });
         }
-        let cert = prepared
-            .params
-            .signed_by(&prepared.subject_key, &self.issuer)
+        // The CA key signs exactly the linted bytes; the certificate is
+        // assembled around them only once the signature is proven the
+        // issuing CA's (a signing fault would otherwise go out).
+        let signature = self
+            .issuer
+            .key()
+            .sign(&prepared.tbs)
             .map_err(|e| IssueError::Crypto(e.to_string()))?;
-        let der = cert.der().to_vec();
-        let (_, parsed) = X509Certificate::from_der(&der)
-            .map_err(|e| IssueError::FinalCheck(format!("certificate does not parse: {e}")))?;
-        if parsed.tbs_certificate.as_ref() != prepared.tbs.as_slice() {
-            return Err(IssueError::FinalCheck(
-                "to-be-signed bytes differ from the linted precertificate".into(),
-            ));
-        }
-        // The to-be-signed bytes are those the profile lints passed; what is
-        // left to prove is that the signature is the issuing CA's.
         ring::signature::UnparsedPublicKey::new(self.verify_alg, self.issuer.key().der_bytes())
-            .verify(
-                parsed.tbs_certificate.as_ref(),
-                &parsed.signature_value.data,
-            )
+            .verify(&prepared.tbs, &signature)
             .map_err(|_| {
                 IssueError::FinalCheck("signature does not verify with the issuing CA's key".into())
             })?;
+        let der = assemble_certificate(&prepared.tbs, &prepared.signature_algorithm, &signature)
+            .map_err(|e| IssueError::FinalCheck(format!("certificate encoding: {e}")))?;
         Ok(IssuedCertificate {
             der,
             serial: prepared.serial,
             chain: vec![self.issuer_der.clone()],
         })
     }
+}
+
+/// The to-be-signed bytes and the signatureAlgorithm of a DER certificate,
+/// each as a whole TLV.
+fn split_certificate(der: &[u8]) -> Result<(&[u8], &[u8]), der::Error> {
+    use der::{Decode, Reader};
+    let mut outer = der::SliceReader::new(der)?;
+    let header = der::Header::decode(&mut outer)?;
+    header.tag.assert_eq(der::Tag::Sequence)?;
+    let body = outer.read_slice(header.length)?;
+    outer.finish(())?;
+    let mut inner = der::SliceReader::new(body)?;
+    let tbs = inner.tlv_bytes()?;
+    let algorithm = inner.tlv_bytes()?;
+    let signature = der::Header::decode(&mut inner)?;
+    signature.tag.assert_eq(der::Tag::BitString)?;
+    inner.read_slice(signature.length)?;
+    inner.finish((tbs, algorithm))
+}
+
+/// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+/// signatureValue BIT STRING }` from the given TLVs and signature, as rcgen
+/// writes it.
+fn assemble_certificate(
+    tbs: &[u8],
+    algorithm: &[u8],
+    signature: &[u8],
+) -> Result<Vec<u8>, der::Error> {
+    use der::Encode;
+    let bits = der::asn1::BitStringRef::from_bytes(signature)?;
+    let body_len = (der::Length::try_from(tbs.len())? + der::Length::try_from(algorithm.len())?)?;
+    let body_len = (body_len + bits.encoded_len()?)?;
+    let header = der::Header::new(der::Tag::Sequence, body_len)?;
+    let mut out = Vec::with_capacity(usize::try_from(body_len)? + 4);
+    header.encode_to_vec(&mut out)?;
+    out.extend_from_slice(tbs);
+    out.extend_from_slice(algorithm);
+    bits.encode_to_vec(&mut out)?;
+    Ok(out)
 }
 
 impl<K: SigningKey> Signer<K> {

@@ -334,3 +334,77 @@ fn an_issuing_ca_outside_the_anchors_is_refused() {
     );
     assert!(matches!(refused, Err(IssueError::IssuerCertificate(_))));
 }
+
+/// The issuing key with a signing fault: it signs, but one bit of every
+/// signature is wrong.
+struct FaultyKey(rcgen::KeyPair);
+
+impl rcgen::PublicKeyData for FaultyKey {
+    fn der_bytes(&self) -> &[u8] {
+        self.0.der_bytes()
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.0.algorithm()
+    }
+}
+
+impl rcgen::SigningKey for FaultyKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        let mut signature = self.0.sign(msg)?;
+        if let Some(last) = signature.last_mut() {
+            *last ^= 1;
+        }
+        Ok(signature)
+    }
+}
+
+#[test]
+fn a_faulty_signature_is_withheld() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CaConfig {
+        name: "Faulty".into(),
+        public_url: "http://127.0.0.1:8080".into(),
+    };
+    ceremony::init(&dir.path().join("ca"), &config).unwrap();
+    let loaded = ceremony::load(&dir.path().join("ca")).unwrap();
+    let signer = Signer::new(
+        loaded.issuing_der,
+        FaultyKey(loaded.issuing_key),
+        vec![loaded.root_der],
+        SignerConfig::new(config.public_url),
+    )
+    .unwrap();
+    let key = keys::generate(KeyAlgorithm::P256).unwrap();
+    let request = csr::verify(&csr::create(&identity(), &key).unwrap()).unwrap();
+    let vetted = vetting::vet(&request, &manufacturer(), Some(&model())).unwrap();
+    let prepared = signer.prepare(&vetted, OffsetDateTime::now_utc()).unwrap();
+    assert!(matches!(
+        signer.issue(prepared),
+        Err(IssueError::FinalCheck(_))
+    ));
+}
+
+#[test]
+fn the_certificate_is_the_linted_tbs_signed_by_the_issuing_ca() {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let ca = ca();
+    let key = keys::generate(KeyAlgorithm::P256).unwrap();
+    let request = csr::verify(&csr::create(&identity(), &key).unwrap()).unwrap();
+    let vetted = vetting::vet(&request, &manufacturer(), Some(&model())).unwrap();
+    let issued = ca
+        .signer
+        .issue(
+            ca.signer
+                .prepare(&vetted, OffsetDateTime::now_utc())
+                .unwrap(),
+        )
+        .unwrap();
+    let (rest, cert) = X509Certificate::from_der(&issued.der).unwrap();
+    assert!(rest.is_empty());
+    let (_, issuer) = X509Certificate::from_der(ca.signer.issuer_der()).unwrap();
+    cert.verify_signature(Some(issuer.public_key())).unwrap();
+    assert_eq!(cert.signature_algorithm, cert.tbs_certificate.signature);
+    // DER as rcgen writes it: re-encoding the parsed parts gives the same bytes.
+    let reparsed = <x509_cert::Certificate as der::Decode>::from_der(&issued.der).unwrap();
+    assert_eq!(der::Encode::to_der(&reparsed).unwrap(), issued.der);
+}

@@ -1,6 +1,7 @@
 //! The issuance core in-process, one core, phase by phase: CSR intake
 //! (parse, signature, identity), vetting, prepare (template, precertificate
-//! signed with the lint key, lints) and issue (real signature, checks),
+//! with a placeholder signature, lints) and issue (real signature of the
+//! linted TBS, signature check),
 //! beside the raw rcgen signing rate measured in the same run.
 //!
 //! `target/release/bench-issuer-core [N]`
@@ -127,7 +128,7 @@ fn main() -> Result<(), String> {
             .collect::<Vec<_>>()
     });
     report(
-        "prepare: template, lint-key precertificate, lints",
+        "prepare: template, precertificate (placeholder signature), lints",
         count(n) / secs,
         baseline,
     );
@@ -138,7 +139,7 @@ fn main() -> Result<(), String> {
             .count()
     });
     report(
-        "issue: CA signature, TBS check, signature check",
+        "issue: CA signature of the linted TBS, signature check",
         count(n) / secs,
         baseline,
     );
