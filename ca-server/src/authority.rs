@@ -16,7 +16,7 @@ use robotid_verifier::robot_id::RobotId;
 use time::OffsetDateTime;
 
 use crate::api::problem::Problem;
-use crate::store::{BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, Store};
+use crate::store::{BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, Store, rules};
 
 /// The CA's certificates, as clients need them.
 #[derive(Clone, Debug)]
@@ -87,6 +87,20 @@ enum Item {
     Done(Delivered),
 }
 
+/// Most prepared items recorded in one transaction. Smaller chunks let the
+/// signing of one chunk overlap the registry work of its neighbours; larger
+/// ones cost fewer transactions. Runs of up to twice this are one chunk.
+const RECORD_CHUNK: usize = 2_500;
+
+/// How many items of `n` go in each chunk.
+fn record_chunk(n: usize) -> usize {
+    if n <= 2 * RECORD_CHUNK {
+        n.max(1)
+    } else {
+        RECORD_CHUNK
+    }
+}
+
 /// Runs `f` over `items` on every core, keeping order.
 fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -127,6 +141,20 @@ impl Authority {
         actor: &str,
         csrs: Vec<Vec<u8>>,
         reissue: bool,
+    ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
+        self.enroll_in_chunks(code, actor, csrs, reissue, None)
+            .await
+    }
+
+    /// [`Authority::enroll`], recording `chunk_len` items per transaction
+    /// if given (tests), else as [`record_chunk`] says.
+    async fn enroll_in_chunks(
+        self: &Arc<Self>,
+        code: &str,
+        actor: &str,
+        csrs: Vec<Vec<u8>>,
+        reissue: bool,
+        chunk_len: Option<usize>,
     ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
         let owner = code.to_owned();
         let started = std::time::Instant::now();
@@ -187,125 +215,111 @@ impl Authority {
                 other => other,
             })
             .collect();
-        let intents: Vec<IssuanceIntent> = items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Prepared(b) => {
-                    let (v, p, components) = &**b;
-                    Some(IssuanceIntent {
-                        robot_id: p.robot_id().to_owned(),
-                        manufacturer_code: code.to_owned(),
-                        model: v.identity.model.clone(),
-                        serial_hex: hex::encode(p.serial()),
-                        csr_sha256: sha256(&v.der),
-                        spki_sha256: sha256(&v.spki_der),
-                        csr_der: v.der.clone(),
-                        reissue,
-                        not_before: p.not_before().unix_timestamp(),
-                        not_after: p.not_after().unix_timestamp(),
-                        components: components.clone(),
-                    })
-                }
-                _ => None,
+        // One robot, two different requests in one run: the first goes on,
+        // the others are refused here, for the whole run, since the run is
+        // recorded in several transactions below.
+        let mut robot_first: HashMap<String, usize> = HashMap::new();
+        let items: Vec<Item> = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Item::Prepared(b) => match robot_first.get(b.1.robot_id()) {
+                    Some(first) => Item::Refused(
+                        Problem::new(
+                            StatusCode::CONFLICT,
+                            rules::DUPLICATE_IN_BATCH,
+                            format!(
+                                "robot {} appears again in this batch (items {first} and {i})",
+                                b.1.robot_id()
+                            ),
+                        )
+                        .at("robot_id", b.1.robot_id().to_owned()),
+                    ),
+                    None => {
+                        robot_first.insert(b.1.robot_id().to_owned(), i);
+                        Item::Prepared(b)
+                    }
+                },
+                other => other,
             })
             .collect();
         let prepared_done = started.elapsed();
-        let outcomes = if intents.is_empty() {
-            Vec::new()
-        } else {
-            self.store
-                .begin_issuance(&intents, actor)
-                .await
-                .map_err(Problem::internal)?
-        };
-        let mut outcomes = outcomes.into_iter();
-        let mut staged = Vec::with_capacity(items.len());
-        for item in items {
-            staged.push(match item {
-                Item::Prepared(b) => match outcomes.next() {
-                    Some(BeginOutcome::Proceed) => Item::Prepared(b),
-                    Some(BeginOutcome::Existing(record)) => match record.der {
-                        Some(der) => Item::Done(Delivered {
-                            serial: record.serial_hex,
-                            robot_id: record.robot_id,
-                            der,
-                            new: false,
-                        }),
-                        None => Item::Waiting(record.serial_hex),
-                    },
-                    Some(BeginOutcome::InProgress { serial_hex }) => Item::Waiting(serial_hex),
-                    Some(BeginOutcome::Refused { rule, detail }) => Item::Refused(
-                        Problem::new(StatusCode::CONFLICT, rule, detail)
-                            .at("robot_id", b.1.robot_id().to_owned()),
-                    ),
-                    None => Item::Refused(Problem::internal(
-                        "the registry returned fewer outcomes than intents",
-                    )),
-                },
-                other => other,
-            });
-        }
 
-        let this = Arc::clone(self);
-        let recorded_done = started.elapsed();
-        let signed = blocking(move || {
-            par_map(staged, |item| match item {
-                Item::Prepared(b) => {
-                    let (_, prepared, _) = *b;
-                    let serial = hex::encode(prepared.serial());
-                    let robot_id = prepared.robot_id().to_owned();
-                    match this.signer.issue(prepared) {
-                        Ok(issued) => Item::Done(Delivered { serial, robot_id, der: issued.der, new: true }),
-                        Err(e) => {
-                            tracing::error!(%serial, error = %e, "signing failed after the serial was recorded");
-                            Item::SignFailed(serial)
-                        }
-                    }
+        // Record, sign and complete in chunks, overlapped: chunk k is signed
+        // on every core while chunk k - 1 is completed and chunk k + 1
+        // recorded. Each chunk keeps the durable order (recorded before it
+        // is signed, completed before anything is answered).
+        let mut slots: Vec<Option<Item>> = Vec::with_capacity(items.len());
+        let mut pending: Vec<(usize, Item)> = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Item::Prepared(_) => {
+                    slots.push(None);
+                    pending.push((i, item));
                 }
-                other => other,
-            })
-        })
-        .await?;
-
-        let done: Vec<(String, Vec<u8>)> = signed
-            .iter()
-            .filter_map(|i| match i {
-                Item::Done(d) if d.new => Some((d.serial.clone(), d.der.clone())),
-                _ => None,
-            })
-            .collect();
-        let failed: Vec<String> = signed
-            .iter()
-            .filter_map(|i| match i {
-                Item::SignFailed(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect();
-        let signed_done = started.elapsed();
-        if !done.is_empty() {
-            self.store
-                .complete_issuance(&done, actor)
-                .await
-                .map_err(Problem::internal)?;
-            metrics::counter!("robotid_certificates_issued_total")
-                .increment(u64::try_from(done.len()).unwrap_or(0));
+                other => slots.push(Some(other)),
+            }
         }
-        if !failed.is_empty() {
-            self.store
-                .abandon_issuance(&failed, "signing failed", actor)
-                .await
-                .map_err(Problem::internal)?;
+        let chunk_len = chunk_len
+            .unwrap_or_else(|| record_chunk(pending.len()))
+            .max(1);
+        let mut chunks: Vec<Vec<(usize, Item)>> = Vec::new();
+        let mut rest = pending.into_iter().peekable();
+        while rest.peek().is_some() {
+            chunks.push(rest.by_ref().take(chunk_len).collect());
+        }
+        let chunk_count = chunks.len();
+        let mut chunks = chunks.into_iter();
+        let mut finished: Vec<(usize, Item)> = Vec::new();
+        let mut recorded = match chunks.next() {
+            Some(c) => Some(self.record(c, code, actor, reissue).await),
+            None => None,
+        };
+        let mut signed: Option<Vec<(usize, Item)>> = None;
+        while let Some(chunk) = recorded.take() {
+            let next = chunks.next();
+            let this = Arc::clone(self);
+            let sign = blocking(move || this.sign(chunk));
+            let to_complete = signed.take();
+            let store_side = async {
+                let done = match to_complete {
+                    Some(c) => self.complete(c, actor).await,
+                    None => Vec::new(),
+                };
+                let next = match next {
+                    Some(c) => Some(self.record(c, code, actor, reissue).await),
+                    None => None,
+                };
+                (done, next)
+            };
+            let (now_signed, (done, next)) = tokio::join!(sign, store_side);
+            finished.extend(done);
+            signed = Some(now_signed?);
+            recorded = next;
+        }
+        if let Some(c) = signed {
+            finished.extend(self.complete(c, actor).await);
+        }
+        for (i, item) in finished {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(item);
+            }
         }
 
         tracing::debug!(
             count,
+            chunks = chunk_count,
             intake_ms = intake_done.as_millis(),
             vet_prepare_ms = (prepared_done - intake_done).as_millis(),
-            record_ms = (recorded_done - prepared_done).as_millis(),
-            sign_ms = (signed_done - recorded_done).as_millis(),
-            complete_ms = (started.elapsed() - signed_done).as_millis(),
+            record_sign_complete_ms = (started.elapsed() - prepared_done).as_millis(),
             "enrollment phases"
         );
+        let signed: Vec<Item> = slots
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| Item::Refused(Problem::internal("enrollment lost an item")))
+            })
+            .collect();
         let mut results = Vec::with_capacity(signed.len());
         for item in signed {
             results.push(match item {
@@ -333,6 +347,156 @@ impl Authority {
             });
         }
         Ok(results)
+    }
+
+    /// Records one chunk of prepared items before signing; items the
+    /// registry does not let proceed get their answer here.
+    async fn record(
+        &self,
+        chunk: Vec<(usize, Item)>,
+        code: &str,
+        actor: &str,
+        reissue: bool,
+    ) -> Vec<(usize, Item)> {
+        let intents: Vec<IssuanceIntent> = chunk
+            .iter()
+            .filter_map(|(_, item)| match item {
+                Item::Prepared(b) => {
+                    let (v, p, components) = &**b;
+                    Some(IssuanceIntent {
+                        robot_id: p.robot_id().to_owned(),
+                        manufacturer_code: code.to_owned(),
+                        model: v.identity.model.clone(),
+                        serial_hex: hex::encode(p.serial()),
+                        csr_sha256: sha256(&v.der),
+                        spki_sha256: sha256(&v.spki_der),
+                        csr_der: v.der.clone(),
+                        reissue,
+                        not_before: p.not_before().unix_timestamp(),
+                        not_after: p.not_after().unix_timestamp(),
+                        components: components.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        let outcomes = match self.store.begin_issuance(&intents, actor).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // Nothing of this chunk was recorded, so nothing was signed.
+                let problem = Problem::internal(e);
+                return chunk
+                    .into_iter()
+                    .map(|(i, _)| (i, Item::Refused(problem.clone())))
+                    .collect();
+            }
+        };
+        let mut outcomes = outcomes.into_iter();
+        chunk
+            .into_iter()
+            .map(|(i, item)| {
+                let item = match item {
+                    Item::Prepared(b) => match outcomes.next() {
+                        Some(BeginOutcome::Proceed) => Item::Prepared(b),
+                        Some(BeginOutcome::Existing(record)) => match record.der {
+                            Some(der) => Item::Done(Delivered {
+                                serial: record.serial_hex,
+                                robot_id: record.robot_id,
+                                der,
+                                new: false,
+                            }),
+                            None => Item::Waiting(record.serial_hex),
+                        },
+                        Some(BeginOutcome::InProgress { serial_hex }) => Item::Waiting(serial_hex),
+                        Some(BeginOutcome::Refused { rule, detail }) => Item::Refused(
+                            Problem::new(StatusCode::CONFLICT, rule, detail)
+                                .at("robot_id", b.1.robot_id().to_owned()),
+                        ),
+                        None => Item::Refused(Problem::internal(
+                            "the registry returned fewer outcomes than intents",
+                        )),
+                    },
+                    other => other,
+                };
+                (i, item)
+            })
+            .collect()
+    }
+
+    /// Signs the recorded items of one chunk, on every core.
+    fn sign(&self, chunk: Vec<(usize, Item)>) -> Vec<(usize, Item)> {
+        par_map(chunk, |(i, item)| {
+            let item = match item {
+                Item::Prepared(b) => {
+                    let (_, prepared, _) = *b;
+                    let serial = hex::encode(prepared.serial());
+                    let robot_id = prepared.robot_id().to_owned();
+                    match self.signer.issue(prepared) {
+                        Ok(issued) => Item::Done(Delivered {
+                            serial,
+                            robot_id,
+                            der: issued.der,
+                            new: true,
+                        }),
+                        Err(e) => {
+                            tracing::error!(%serial, error = %e, "signing failed after the serial was recorded");
+                            Item::SignFailed(serial)
+                        }
+                    }
+                }
+                other => other,
+            };
+            (i, item)
+        })
+    }
+
+    /// Records the signed certificates of one chunk as issued (durably,
+    /// before any is answered) and abandons those whose signing failed.
+    async fn complete(&self, chunk: Vec<(usize, Item)>, actor: &str) -> Vec<(usize, Item)> {
+        let done: Vec<(String, Vec<u8>)> = chunk
+            .iter()
+            .filter_map(|(_, i)| match i {
+                Item::Done(d) if d.new => Some((d.serial.clone(), d.der.clone())),
+                _ => None,
+            })
+            .collect();
+        let failed: Vec<String> = chunk
+            .iter()
+            .filter_map(|(_, i)| match i {
+                Item::SignFailed(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut not_recorded: Option<Problem> = None;
+        if !done.is_empty() {
+            match self.store.complete_issuance(&done, actor).await {
+                Ok(()) => {
+                    metrics::counter!("robotid_certificates_issued_total")
+                        .increment(u64::try_from(done.len()).unwrap_or(0));
+                }
+                // Signed but not recorded as issued: never released; the
+                // rows stay pending until marked failed.
+                Err(e) => not_recorded = Some(Problem::internal(e)),
+            }
+        }
+        if !failed.is_empty()
+            && let Err(e) = self
+                .store
+                .abandon_issuance(&failed, "signing failed", actor)
+                .await
+        {
+            tracing::error!(error = %e, "could not mark failed signings as abandoned");
+        }
+        match not_recorded {
+            None => chunk,
+            Some(problem) => chunk
+                .into_iter()
+                .map(|(i, item)| match item {
+                    Item::Done(d) if d.new => (i, Item::Refused(problem.clone())),
+                    other => (i, other),
+                })
+                .collect(),
+        }
     }
 
     async fn models_for(
@@ -465,4 +629,136 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f)
         .await
         .map_err(Problem::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use robotid_issuer::ceremony::{self, CaConfig};
+    use robotid_issuer::signer::SignerConfig;
+    use robotid_issuer::vetting::ManufacturerRecord;
+    use robotid_verifier::identity::{
+        DateTime, DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
+    };
+    use robotid_verifier::rules::ModelRules;
+
+    fn csr(serial: &str, key: &KeyPair) -> Vec<u8> {
+        let id = RobotId::new("UBX", "WK5", serial).unwrap();
+        let identity = RobotIdentity {
+            robot_id: id.as_str().into(),
+            manufacturer: Manufacturer {
+                code: "UBX".into(),
+                name: "UBX".into(),
+                country: "CN".into(),
+            },
+            model: "WK5".into(),
+            production_date: DateTime::new(2026, 11, 20, 0, 0, 0).unwrap(),
+            parameters: vec![TechnicalParameter {
+                name: "height_mm".into(),
+                value: 1650,
+                unit: "mm".into(),
+            }],
+            components: vec![KeyComponent {
+                kind: "main-controller".into(),
+                part_number: "P-1".into(),
+                supplier: "Supplier".into(),
+                serial: format!("mc-{serial}"),
+                digests: vec![DigestAlgorithm::Sha256.digest(b"fw")],
+            }],
+        };
+        csr::create(&identity, key).unwrap()
+    }
+
+    /// A run recorded in chunks of two: every answer in order, duplicates
+    /// and repeats refused or answered alike across chunks, every issued
+    /// certificate recorded as issued.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_in_chunks_answers_each_request_as_one_transaction_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CaConfig {
+            name: "Test".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+        };
+        ceremony::init(&dir.path().join("ca"), &config).unwrap();
+        let ca = ceremony::load(&dir.path().join("ca")).unwrap();
+        let signer = Signer::new(
+            ca.issuing_der.clone(),
+            ca.issuing_key,
+            vec![ca.root_der.clone()],
+            SignerConfig::new(config.public_url),
+        )
+        .unwrap();
+        let url = format!("sqlite:{}", dir.path().join("registry.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store
+            .add_manufacturer(
+                &ManufacturerRecord {
+                    code: "UBX".into(),
+                    name: "Example Robotics Ltd".into(),
+                    country: "CN".into(),
+                    active: true,
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let rules =
+            ModelRules::from_toml("[parameters.height_mm]\nmin=1\nmax=2000\n", "test").unwrap();
+        store
+            .add_model(
+                &ModelRecord {
+                    manufacturer_code: "UBX".into(),
+                    model: "WK5".into(),
+                    rules,
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let authority = Arc::new(Authority {
+            signer,
+            store,
+            certs: CaCertificates {
+                name: "Test".into(),
+                root_der: ca.root_der,
+                issuing_der: ca.issuing_der,
+                chain_pem: String::new(),
+                root_pem: String::new(),
+            },
+        });
+        let (a, b) = (KeyPair::generate().unwrap(), KeyPair::generate().unwrap());
+        let first = csr("00000001", &a);
+        let csrs = vec![
+            first.clone(),
+            csr("00000002", &a),
+            csr("00000003", &a),
+            first, // the same CSR as item 0
+            b"garbage".to_vec(),
+            csr("00000002", &b), // robot of item 1, another key
+            csr("00000004", &a),
+            csr("00000005", &a),
+        ];
+        let results = authority
+            .enroll_in_chunks("UBX", "test", csrs, false, Some(2))
+            .await
+            .unwrap();
+        assert_eq!(results.len(), 8);
+        let ok = |i: usize| results[i].as_ref().unwrap();
+        for i in [0, 1, 2, 6, 7] {
+            assert!(ok(i).new, "item {i}");
+            let record = authority.store.certificate(&ok(i).serial).await.unwrap();
+            let record = record.unwrap();
+            assert_eq!(record.status, CertStatus::Issued);
+            assert_eq!(record.der.as_deref(), Some(ok(i).der.as_slice()));
+        }
+        assert_eq!(ok(3).serial, ok(0).serial);
+        assert!(!ok(3).new);
+        assert_eq!(results[4].as_ref().unwrap_err().rule, "csr.encoding");
+        let duplicate = results[5].as_ref().unwrap_err();
+        assert_eq!(duplicate.rule, rules::DUPLICATE_IN_BATCH);
+        assert_eq!(duplicate.status, StatusCode::CONFLICT.as_u16());
+        assert_eq!(authority.store.count_certificates().await.unwrap(), 5);
+    }
 }
