@@ -128,7 +128,7 @@ fn main() -> Result<(), String> {
             .collect::<Vec<_>>()
     });
     report(
-        "prepare: template, precertificate (placeholder signature), lints",
+        "prepare: template, precertificate, lints",
         count(n) / secs,
         baseline,
     );
@@ -139,7 +139,7 @@ fn main() -> Result<(), String> {
             .count()
     });
     report(
-        "issue: CA signature of the linted TBS, signature check",
+        "issue: CA signs the linted TBS, signature check",
         count(n) / secs,
         baseline,
     );
