@@ -11,6 +11,7 @@ pub mod authority;
 pub mod bootstrap;
 pub mod config;
 pub mod pipeline;
+pub mod revocation;
 pub mod serve;
 pub mod store;
 pub mod tls;
@@ -48,6 +49,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The revocation service.
+    #[error(transparent)]
+    Revocation(#[from] revocation::service::RevocationError),
     /// The metrics recorder.
     #[error("metrics: {0}")]
     Metrics(String),
@@ -107,6 +111,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         store,
         certs: ready.certs,
     });
+    let revocation =
+        revocation::service::Revocation::start(Arc::clone(&authority), ready.ca_dir.clone())
+            .await?;
     let state = AppState {
         pipeline: pipeline::Pipeline::start(Arc::clone(&authority)),
         authority,
@@ -116,6 +123,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             max_batch: config.max_batch,
         },
         metrics,
+        revocation,
     };
     let listen = |addr| async move {
         tokio::net::TcpListener::bind(addr)

@@ -12,6 +12,10 @@
 //! itself is checked against the trust anchors once, when the signer is
 //! made.
 
+mod delegated;
+
+pub use delegated::{CrlEntry, CrlRequest};
+
 use rcgen::{CertificateParams, Issuer, KeyPair, PublicKeyData, SigningKey};
 use robotid_verifier::identity::IdentityError;
 use robotid_verifier::profile::Violation;
