@@ -143,7 +143,7 @@ impl Client {
                 Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
             };
             // The request itself was unusable: exit 2, like any bad input.
-            if matches!(status.as_u16(), 400 | 413 | 415 | 422) {
+            if matches!(status.as_u16(), 400 | 413 | 415) {
                 Err(CliError::Input(message))
             } else {
                 Err(CliError::Refused(message))

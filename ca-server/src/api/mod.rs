@@ -120,6 +120,9 @@ pub fn public_router(state: AppState) -> Router {
         .route("/crl/{file}", get(ocsp::crl))
         .route("/ocsp", post(ocsp::post))
         .route("/ocsp/{*request}", get(ocsp::get))
+        // A GET with an empty request is a malformed OCSP request, not a
+        // missing page.
+        .route("/ocsp/", get(|| async { ocsp::malformed() }))
         .route("/status", post(status::bulk))
         .route("/status/{id}", get(status::one))
         .fallback(not_found)

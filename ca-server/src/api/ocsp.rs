@@ -54,7 +54,8 @@ fn ocsp_response(answer: OcspAnswer) -> Response {
     response
 }
 
-fn malformed() -> Response {
+/// A malformedRequest OCSP response.
+pub fn malformed() -> Response {
     ocsp_response(OcspAnswer {
         der: Bytes::from(crate::revocation::ocsp::error_response(
             x509_ocsp::OcspResponse::malformed_request(),
