@@ -42,7 +42,11 @@ fn openssl_ocsp(s: &Setup, cert: &str, extra: &[&str]) -> String {
     ];
     args.extend_from_slice(extra);
     let out = run_in(s.path(), "openssl", &args);
-    format!("{}{}", out.stdout, out.stderr)
+    let text = format!("{}{}", out.stdout, out.stderr);
+    // openssl warns when the nonce it sent is not echoed, or when the
+    // response's times are off.
+    assert!(!text.contains("WARNING"), "{text}");
+    text
 }
 
 /// The issuer id the CRL is published under: the first eight bytes of the
