@@ -123,6 +123,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             max_batch: config.max_batch,
         },
         metrics,
+        enroll_rate: api::rate::RateLimiter::new(config.enroll_rate, config.enroll_burst),
         revocation,
     };
     let listen = |addr| async move {
@@ -164,8 +165,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     println!("  public endpoints:        http://{public_addr}");
     tracing::info!(%api_addr, %public_addr, "serving");
 
-    let api = serve::serve_tls(api_listener, Arc::new(tls), api::api_router(state.clone()));
-    let public = serve::serve_plain(public_listener, api::public_router(state));
+    let api = serve::serve_tls(
+        api_listener,
+        Arc::new(tls),
+        api::api_router(state.clone()),
+        config.max_connections,
+    );
+    let public = serve::serve_plain(
+        public_listener,
+        api::public_router(state),
+        config.max_connections,
+    );
     tokio::join!(api, public);
     Ok(())
 }

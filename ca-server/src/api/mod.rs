@@ -8,6 +8,7 @@ pub mod body;
 pub mod enroll;
 pub mod ocsp;
 pub mod problem;
+pub mod rate;
 pub mod revoke;
 pub mod status;
 pub mod system;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Recently checked credentials.
     pub credentials: auth::CredentialCache,
+    /// Enrollment rate limits per manufacturer.
+    pub enroll_rate: rate::RateLimiter,
     /// OCSP, CRLs and the revocation index.
     pub revocation: Arc<crate::revocation::service::Revocation>,
 }
@@ -101,8 +104,8 @@ pub fn api_router(state: AppState) -> Router {
         )
         .route("/api/v1/robots/{robot_id}/hold", post(revoke::hold))
         .route("/api/v1/robots/{robot_id}/release", post(revoke::release))
-        .route("/api/v1/status", post(status::bulk))
-        .route("/api/v1/status/{id}", get(status::one))
+        .route("/api/v1/status", post(status::api_bulk))
+        .route("/api/v1/status/{id}", get(status::api_one))
         .route("/healthz", get(system::healthz))
         .route("/openapi.json", get(system::openapi))
         .fallback(not_found)

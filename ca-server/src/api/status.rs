@@ -191,3 +191,23 @@ pub async fn bulk(
         .increment(u64::try_from(results.len()).unwrap_or(0));
     Ok(Json(BulkResponse { results }))
 }
+
+/// `GET /api/v1/status/{id}`: as [`one`], for any API credential (the API
+/// port answers nobody without one).
+pub async fn api_one(
+    state: State<AppState>,
+    _caller: super::auth::Caller,
+    id: Path<String>,
+) -> Result<Json<IdStatus>, Problem> {
+    one(state, id).await
+}
+
+/// `POST /api/v1/status`: as [`bulk`], for any API credential.
+pub async fn api_bulk(
+    state: State<AppState>,
+    _caller: super::auth::Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<BulkResponse>, Problem> {
+    bulk(state, headers, body).await
+}
