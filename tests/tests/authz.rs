@@ -39,6 +39,10 @@ enum Body {
     Batch,
 }
 
+/// Method, URL, body, and what manufacturer UBX is answered (status and
+/// rule), if it is refused.
+type Endpoint = (&'static str, String, Body, Option<(u16, &'static str)>);
+
 #[test]
 fn every_endpoint_refuses_every_caller_it_must() {
     let s = Setup::new(None);
@@ -93,7 +97,7 @@ fn every_endpoint_refuses_every_caller_it_must() {
 
     let api = &s.server.api;
     // (method, path, body, operator only?, UBX's answer: status and rule)
-    let endpoints: Vec<(&str, String, Body, Option<(u16, &str)>)> = vec![
+    let endpoints: Vec<Endpoint> = vec![
         (
             "POST",
             format!("{api}/api/v1/enroll"),
