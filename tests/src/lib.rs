@@ -152,6 +152,11 @@ impl Server {
     /// Starts `robotid-ca` on ephemeral ports with `data_dir` and, if given,
     /// a database URL; waits until it prints its addresses.
     pub fn start(data_dir: &Path, database_url: Option<&str>) -> Server {
+        Self::start_with(data_dir, database_url, &[])
+    }
+
+    /// As [`Server::start`], with more command-line flags.
+    pub fn start_with(data_dir: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
         use std::io::BufRead;
         let public_listen = public_listen(data_dir);
         let mut cmd = Command::new(bin("robotid-ca"));
@@ -164,6 +169,7 @@ impl Server {
         if let Some(url) = database_url {
             cmd.args(["--database-url", url]);
         }
+        cmd.args(extra);
         let mut child = cmd.spawn().expect("spawn robotid-ca");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
@@ -195,6 +201,11 @@ impl Server {
             public,
             data_dir: data_dir.to_path_buf(),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The operator's credentials folder.

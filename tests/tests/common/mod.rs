@@ -51,10 +51,15 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(database_url: Option<&str>) -> Setup {
+        Self::with_flags(database_url, &[])
+    }
+
+    /// As [`Setup::new`], with more flags for `robotid-ca`.
+    pub fn with_flags(database_url: Option<&str>, flags: &[&str]) -> Setup {
         // reqwest's plain-HTTP client needs a process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempdir();
-        let server = Server::start(&dir.path().join("data"), database_url);
+        let server = Server::start_with(&dir.path().join("data"), database_url, flags);
         let s = Setup { dir, server };
         let rules = repo_root()
             .join("policies/models/example-wk5.toml")
