@@ -42,20 +42,7 @@ fn sql(s: &Setup, database_url: Option<&str>, sqlite: &str, postgres: &str) -> S
                 .expect_code(0)
                 .stdout
         }
-        None => {
-            let db = s
-                .server
-                .data_dir
-                .join("registry.sqlite")
-                .display()
-                .to_string();
-            let script = "import sqlite3,sys\n\
-                c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro',uri=True)\n\
-                for r in c.execute(sys.argv[2]): print('|'.join(str(x) for x in r))\n";
-            run_in(s.path(), "python3", &["-c", script, &db, sqlite])
-                .expect_code(0)
-                .stdout
-        }
+        None => common::sqlite_rows(s.path(), &s.server.data_dir, sqlite),
     }
 }
 

@@ -288,6 +288,31 @@ pub async fn revoke_certificate(
     revoke_serial(&state, &caller, &serial, &headers, body).await
 }
 
+/// Which way a hold goes.
+#[derive(Clone, Copy)]
+enum HoldAction {
+    Hold,
+    Release,
+}
+
+async fn hold_or_release(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: HoldAction,
+) -> Result<Json<RevocationResponse>, Problem> {
+    caller.operator()?;
+    let id = robot_id(id)?;
+    let serial = live_serial(state, id.as_str()).await?;
+    let store = &state.authority.store;
+    let change = match action {
+        HoldAction::Hold => store.hold(&serial, &caller.actor()).await,
+        HoldAction::Release => store.release(&serial, &caller.actor()).await,
+    }
+    .map_err(store_problem)?;
+    Ok(respond(state, change).await)
+}
+
 /// `POST /api/v1/robots/{robot_id}/hold`: puts the live certificate on
 /// hold (recall, investigation). Operator only.
 pub async fn hold(
@@ -295,16 +320,7 @@ pub async fn hold(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RevocationResponse>, Problem> {
-    caller.operator()?;
-    let id = robot_id(&id)?;
-    let serial = live_serial(&state, id.as_str()).await?;
-    let change = state
-        .authority
-        .store
-        .hold(&serial, &caller.actor())
-        .await
-        .map_err(store_problem)?;
-    Ok(respond(&state, change).await)
+    hold_or_release(&state, &caller, &id, HoldAction::Hold).await
 }
 
 /// `POST /api/v1/robots/{robot_id}/release`: lifts the hold on the live
@@ -314,14 +330,5 @@ pub async fn release(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RevocationResponse>, Problem> {
-    caller.operator()?;
-    let id = robot_id(&id)?;
-    let serial = live_serial(&state, id.as_str()).await?;
-    let change = state
-        .authority
-        .store
-        .release(&serial, &caller.actor())
-        .await
-        .map_err(store_problem)?;
-    Ok(respond(&state, change).await)
+    hold_or_release(&state, &caller, &id, HoldAction::Release).await
 }

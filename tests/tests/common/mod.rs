@@ -239,3 +239,16 @@ pub fn make_credential(data_dir: &Path, out: &Path, days: i64) {
     std::fs::write(out.join("client.key"), key.serialize_pem()).unwrap();
     std::fs::copy(ca.join("root-ca.pem"), out.join("ca.pem")).unwrap();
 }
+
+/// Rows of `query` on the SQLite registry in `data_dir`, one per line,
+/// columns joined by `|`, read with Python's sqlite3 (an independent reader
+/// of the file), read-only.
+pub fn sqlite_rows(dir: &Path, data_dir: &Path, query: &str) -> String {
+    let db = data_dir.join("registry.sqlite").display().to_string();
+    let script = "import sqlite3,sys\n\
+        c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro',uri=True)\n\
+        for r in c.execute(sys.argv[2]): print('|'.join(str(x) for x in r))\n";
+    robotid_tests::run_in(dir, "python3", &["-c", script, &db, query])
+        .expect_code(0)
+        .stdout
+}
