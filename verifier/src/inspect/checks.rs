@@ -3,7 +3,7 @@
 use super::certificate::Certificate;
 use super::chain::Issuer;
 use crate::profile::{self, ProfileAnalysis, Violation};
-use crate::report::{CertificateSummary, Check, rfc3339};
+use crate::report::{CertificateSummary, Check};
 
 /// Splits the profile's findings into the checks an inspector reads.
 pub(super) fn profile_checks(analysis: &ProfileAnalysis) -> [Check; 4] {
@@ -98,6 +98,7 @@ pub(super) fn summary(
     der: &[u8],
     cert: &Certificate<'_>,
     issuer: Option<&Issuer>,
+    (not_before, not_after): (String, String),
 ) -> CertificateSummary {
     let id = cert.analysis.identity.as_ref();
     CertificateSummary {
@@ -111,8 +112,8 @@ pub(super) fn summary(
         model: id.map(|i| i.model.clone()),
         serial: hex::encode(cert.serial),
         issuer: issuer.map_or_else(|| cert.issuer_name(), |i| i.name.clone()),
-        not_before: rfc3339(cert.not_before),
-        not_after: rfc3339(cert.not_after),
+        not_before,
+        not_after,
         key_algorithm: cert.analysis.key_algorithm.map_or_else(
             || cert.unsupported_key.clone().unwrap_or_default(),
             |a| a.name().to_owned(),

@@ -191,6 +191,8 @@ impl Inspector {
     ) -> Result<Report, InspectError> {
         let cert = Certificate::read(der)?;
         let (not_before, not_after) = (cert.not_before, cert.not_after);
+        // Written once for the validity check and the report's header.
+        let validity_text = (rfc3339(not_before), rfc3339(not_after));
         let leaf_der = CertificateDer::from(der);
         let ee = EndEntityCert::try_from(&leaf_der);
 
@@ -207,7 +209,7 @@ impl Inspector {
             ),
         };
         checks.push(chain_check);
-        checks.push(self.validity(not_before, not_after));
+        checks.push(self.validity(not_before, not_after, &validity_text));
         checks.extend(profile_checks(&cert.analysis));
         checks.push(self.revocation(&cert, ee.as_ref().ok(), issuer.as_deref()));
         match &self.policy {
@@ -230,41 +232,30 @@ impl Inspector {
         Ok(Report::new(
             self.at_text.clone(),
             self.policy.as_ref().map(|p| p.name.clone()),
-            Some(summary(der, &cert, issuer.as_deref())),
+            Some(summary(der, &cert, issuer.as_deref(), validity_text)),
             checks,
         ))
     }
 
-    fn validity(&self, not_before: i64, not_after: i64) -> Check {
+    /// `text` is (notBefore, notAfter) in RFC 3339.
+    fn validity(&self, not_before: i64, not_after: i64, text: &(String, String)) -> Check {
         const NAME: &str = "validity";
         let at = &self.at_text;
+        let (from, until) = text;
         if self.at < not_before {
             Check::fail(
                 NAME,
                 "not_yet_valid",
-                format!(
-                    "not yet valid: valid from {}, checked at {at}",
-                    rfc3339(not_before)
-                ),
+                format!("not yet valid: valid from {from}, checked at {at}"),
             )
         } else if self.at > not_after {
             Check::fail(
                 NAME,
                 "expired",
-                format!(
-                    "expired: valid until {}, checked at {at}",
-                    rfc3339(not_after)
-                ),
+                format!("expired: valid until {until}, checked at {at}"),
             )
         } else {
-            Check::pass(
-                NAME,
-                format!(
-                    "valid {} to {}, checked at {at}",
-                    rfc3339(not_before),
-                    rfc3339(not_after)
-                ),
-            )
+            Check::pass(NAME, format!("valid {from} to {until}, checked at {at}"))
         }
     }
 
