@@ -411,6 +411,16 @@ fn main() {
         true_rate,
         "fork + exec + wait",
     );
+    let version_rate = spawn_rate(&|_| {
+        let mut c = Command::new(exe);
+        c.arg("--version");
+        c
+    });
+    line(
+        "`robotid-verify --version` (the same binary, starting and parsing its flags only)",
+        version_rate,
+        "process start floor of this binary",
+    );
     for (crl, label) in [(&crl, "10k-entry CRL"), (&small_crl, "20-entry CRL")] {
         let ours = spawn_rate(&|f| {
             let mut c = Command::new(exe);
