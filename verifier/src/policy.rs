@@ -127,6 +127,9 @@ pub struct Policy {
     pub evidence: Evidence,
     /// How old a challenge may be when its response is checked, in seconds.
     pub challenge_max_age_seconds: i64,
+    /// `certificate_policy` and its dotted form, written once when loaded:
+    /// every report names it (used while it still matches the field).
+    certificate_policy_text: Option<(ObjectIdentifier, String)>,
 }
 
 /// How old a challenge may be by default: long enough to walk to the robot
@@ -219,6 +222,7 @@ impl Policy {
             }
         }
         Ok(Self {
+            certificate_policy_text: certificate_policy.map(|o| (o, o.to_string())),
             name: file.name,
             description: file.description,
             manufacturers: file.robots.manufacturers,
@@ -283,7 +287,11 @@ impl Policy {
             return Check::skip(NAME, "the policy names no certificate policy");
         };
         if robot.certificate_policies.contains(want) {
-            Check::pass(NAME, format!("certificate asserts policy {want}"))
+            let reason = match &self.certificate_policy_text {
+                Some((oid, text)) if oid == want => format!("certificate asserts policy {text}"),
+                _ => format!("certificate asserts policy {want}"),
+            };
+            Check::pass(NAME, reason)
         } else {
             Check::fail(
                 NAME,
