@@ -36,6 +36,14 @@ pub enum Command {
     Prove(Prove),
     /// Send CSRs to the CA server and write the certificates.
     Submit(Submit),
+    /// Revoke a robot's certificate (RFC 5280 reason).
+    Revoke(Revoke),
+    /// Put a robot's certificate on hold (recall, investigation); operator only.
+    Hold(HoldRelease),
+    /// Lift the hold on a robot's certificate; operator only.
+    Release(HoldRelease),
+    /// Status of robots or certificates: good, revoked, on_hold, unknown.
+    Status(Status),
     /// Operator commands against the CA server.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -66,6 +74,54 @@ impl ServerArgs {
 }
 
 /// `robotid submit`
+/// `robotid revoke`.
+#[derive(Debug, Args)]
+pub struct Revoke {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The robot whose live certificate is revoked.
+    #[arg(long, required_unless_present = "serial", conflicts_with = "serial")]
+    pub robot: Option<String>,
+    /// A certificate serial (hex), live or not.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// keyCompromise, cessationOfOperation, superseded, affiliationChanged,
+    /// privilegeWithdrawn (operator) or unspecified.
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// `robotid hold` and `robotid release`.
+#[derive(Debug, Args)]
+pub struct HoldRelease {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The robot whose live certificate is held or released.
+    #[arg(long)]
+    pub robot: String,
+}
+
+/// `robotid status`.
+#[derive(Debug, Args)]
+pub struct Status {
+    /// The CA's public URL (http://..., no credentials needed) or its API
+    /// (https://..., with --credentials).
+    #[arg(long, env = "ROBOTID_SERVER")]
+    pub server: String,
+    /// Credentials for an https:// server.
+    #[arg(long, env = "ROBOTID_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
+    /// Robot IDs or certificate serials.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub ids: Vec<String>,
+    /// A file of IDs, one per line (blank lines and # comments skipped).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// One JSON document with every answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct Submit {
     /// Server and credentials.

@@ -97,6 +97,31 @@ impl Client {
         })
     }
 
+    /// A client of the public endpoints (`http://host:port`): no credentials.
+    pub fn public(server: &str) -> Result<Self, CliError> {
+        if !server.starts_with("http://") {
+            return Err(CliError::Input(format!(
+                "--server {server:?}: the public endpoints are served over http://"
+            )));
+        }
+        // reqwest wants a TLS provider even for plain HTTP; ring, as for
+        // the API. Installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(|e| CliError::Input(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            base: server.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Whether this client talks to the mutual-TLS API.
+    pub fn is_api(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+
     fn finish<R: DeserializeOwned>(
         &self,
         response: reqwest::Result<reqwest::blocking::Response>,
@@ -113,12 +138,16 @@ impl Client {
                 CliError::Refused(format!("unexpected answer from {}: {e}", self.base))
             })
         } else {
-            Err(CliError::Refused(
-                match serde_json::from_slice::<Problem>(&bytes) {
-                    Ok(p) => p.to_string(),
-                    Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-                },
-            ))
+            let message = match serde_json::from_slice::<Problem>(&bytes) {
+                Ok(p) => p.to_string(),
+                Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+            };
+            // The request itself was unusable: exit 2, like any bad input.
+            if matches!(status.as_u16(), 400 | 413 | 415) {
+                Err(CliError::Input(message))
+            } else {
+                Err(CliError::Refused(message))
+            }
         }
     }
 

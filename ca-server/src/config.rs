@@ -37,6 +37,18 @@ pub struct Config {
     /// about 15 MB).
     #[arg(long, env = "ROBOTID_MAX_BODY", default_value_t = 32 * 1024 * 1024)]
     pub max_body: usize,
+    /// Enrollment rate per manufacturer, certificates per second
+    /// (beyond it: 429 with Retry-After).
+    #[arg(long, env = "ROBOTID_ENROLL_RATE", default_value_t = 50_000)]
+    pub enroll_rate: u32,
+    /// Certificates a manufacturer may request at once before the rate
+    /// applies.
+    #[arg(long, env = "ROBOTID_ENROLL_BURST", default_value_t = 100_000)]
+    pub enroll_burst: u32,
+    /// Most connections open at once on each port; more wait in the
+    /// kernel's backlog.
+    #[arg(long, env = "ROBOTID_MAX_CONNECTIONS", default_value_t = 16_384)]
+    pub max_connections: usize,
     /// Log format.
     #[arg(long, env = "ROBOTID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

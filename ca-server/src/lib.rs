@@ -11,6 +11,7 @@ pub mod authority;
 pub mod bootstrap;
 pub mod config;
 pub mod pipeline;
+pub mod revocation;
 pub mod serve;
 pub mod store;
 pub mod tls;
@@ -48,6 +49,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The revocation service.
+    #[error(transparent)]
+    Revocation(#[from] revocation::service::RevocationError),
     /// The metrics recorder.
     #[error("metrics: {0}")]
     Metrics(String),
@@ -107,6 +111,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         store,
         certs: ready.certs,
     });
+    let revocation =
+        revocation::service::Revocation::start(Arc::clone(&authority), ready.ca_dir.clone())
+            .await?;
     let state = AppState {
         pipeline: pipeline::Pipeline::start(Arc::clone(&authority)),
         authority,
@@ -116,6 +123,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             max_batch: config.max_batch,
         },
         metrics,
+        enroll_rate: api::rate::RateLimiter::new(config.enroll_rate, config.enroll_burst),
+        revocation,
     };
     let listen = |addr| async move {
         tokio::net::TcpListener::bind(addr)
@@ -156,8 +165,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     println!("  public endpoints:        http://{public_addr}");
     tracing::info!(%api_addr, %public_addr, "serving");
 
-    let api = serve::serve_tls(api_listener, Arc::new(tls), api::api_router(state.clone()));
-    let public = serve::serve_plain(public_listener, api::public_router(state));
+    let api = serve::serve_tls(
+        api_listener,
+        Arc::new(tls),
+        api::api_router(state.clone()),
+        config.max_connections,
+    );
+    let public = serve::serve_plain(
+        public_listener,
+        api::public_router(state),
+        config.max_connections,
+    );
     tokio::join!(api, public);
     Ok(())
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -18,23 +19,68 @@ use crate::api::auth::PeerCertificate;
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's head (slowloris).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `router` over TLS on `listener` until the process ends.
-pub async fn serve_tls(listener: TcpListener, config: Arc<rustls::ServerConfig>, router: Router) {
-    let acceptor = TlsAcceptor::from(config);
+/// A connection builder: HTTP/1.1 and HTTP/2, with a deadline on each
+/// request head so a client trickling bytes cannot hold a connection for
+/// ever.
+fn builder() -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    builder
+}
+
+/// Waits for a connection slot, then accepts. At the limit, new clients
+/// wait in the kernel's backlog instead of costing memory here.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (
+    OwnedSemaphorePermit,
+    tokio::net::TcpStream,
+    std::net::SocketAddr,
+) {
     loop {
-        let (tcp, remote) = match listener.accept().await {
-            Ok(conn) => conn,
+        let Ok(permit) = Arc::clone(slots).acquire_owned().await else {
+            // The semaphore is never closed; if it were, stop waiting on it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        match listener.accept().await {
+            Ok((tcp, remote)) => {
+                let _ = tcp.set_nodelay(true);
+                return (permit, tcp, remote);
+            }
             Err(e) => {
+                // Out of file descriptors, or a connection reset before
+                // accept: log, breathe, go on.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
             }
-        };
-        let _ = tcp.set_nodelay(true);
+        }
+    }
+}
+
+/// Serves `router` over TLS on `listener` until the process ends.
+/// At most `max_connections` are open at once.
+pub async fn serve_tls(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    router: Router,
+    max_connections: usize,
+) {
+    let acceptor = TlsAcceptor::from(config);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let (permit, tcp, remote) = accept(&listener, &slots).await;
         let acceptor = acceptor.clone();
         let router = router.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
@@ -59,7 +105,7 @@ pub async fn serve_tls(listener: TcpListener, config: Arc<rustls::ServerConfig>,
                     req
                 },
             );
-            let served = Builder::new(TokioExecutor::new())
+            let served = builder()
                 .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
                 .await;
             if let Err(e) = served {
@@ -70,22 +116,17 @@ pub async fn serve_tls(listener: TcpListener, config: Arc<rustls::ServerConfig>,
 }
 
 /// Serves `router` over plain HTTP on `listener` until the process ends.
-pub async fn serve_plain(listener: TcpListener, router: Router) {
+/// At most `max_connections` are open at once.
+pub async fn serve_plain(listener: TcpListener, router: Router, max_connections: usize) {
+    let slots = Arc::new(Semaphore::new(max_connections));
     loop {
-        let (tcp, remote) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
+        let (permit, tcp, remote) = accept(&listener, &slots).await;
         let router = router.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service =
                 router.map_request(|req: axum::extract::Request<hyper::body::Incoming>| req);
-            let served = Builder::new(TokioExecutor::new())
+            let served = builder()
                 .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
                 .await;
             if let Err(e) = served {

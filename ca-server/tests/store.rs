@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use robotid_ca::store::{
-    Backend, BeginOutcome, CertStatus, ComponentRecord, Credential, IssuanceIntent,
-    ManufacturerRecord, ModelRecord, Role, Store, StoreError, rules,
+    Backend, BeginOutcome, CertStatus, Change, ComponentRecord, Credential, IssuanceIntent,
+    ManufacturerRecord, ModelRecord, Reason, RevocationState, Role, Standing, Store, StoreError,
+    revocation_rules, rules,
 };
 use robotid_verifier::rules::ModelRules;
 use sqlx::Connection;
@@ -156,6 +157,10 @@ on_both!(
     database_enforces_one_live_certificate_and_append_only_audit,
     serial_collision_is_a_conflict,
     batch_of_ten_thousand,
+    revoke_hold_release,
+    revocations_are_permanent_in_the_database,
+    crl_numbers_only_grow,
+    standings_for_status,
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -1195,4 +1200,177 @@ async fn batch_of_ten_thousand(db: &TestDb) {
         store.audit(None, 100_000).await.unwrap().len(),
         4 + 2 * 10_000
     );
+}
+
+// ---- revocation -------------------------------------------------------------
+
+fn conflict_rule(e: StoreError) -> &'static str {
+    match e {
+        StoreError::Conflict { what, .. } => what,
+        other => panic!("not a refusal: {other}"),
+    }
+}
+
+async fn revoke_hold_release(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000060-A";
+    let serial = issue(store, intent(robot, "k1", "c1")).await;
+
+    let held = store.hold(&serial, OPERATOR).await.unwrap();
+    assert!(matches!(held, Change::Made(ref r) if r.state == RevocationState::Held));
+    assert!(matches!(
+        store.hold(&serial, OPERATOR).await.unwrap(),
+        Change::AlreadySo(_)
+    ));
+    let released = store.release(&serial, OPERATOR).await.unwrap();
+    assert_eq!(released.record().state, RevocationState::Released);
+    assert!(matches!(
+        store.release(&serial, OPERATOR).await.unwrap(),
+        Change::AlreadySo(_)
+    ));
+    let revoked = store
+        .revoke(&serial, Reason::CessationOfOperation, UBX)
+        .await
+        .unwrap();
+    assert!(matches!(revoked, Change::Made(ref r) if r.reason == Reason::CessationOfOperation));
+    let refused = store.hold(&serial, OPERATOR).await.unwrap_err();
+    assert_eq!(conflict_rule(refused), revocation_rules::ALREADY_REVOKED);
+    let refused = store
+        .revoke(&serial, Reason::Superseded, UBX)
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_rule(refused), revocation_rules::ALREADY_REVOKED);
+    let raised = store
+        .revoke(&serial, Reason::KeyCompromise, UBX)
+        .await
+        .unwrap();
+    assert_eq!(raised.record().reason, Reason::KeyCompromise);
+    assert_eq!(raised.record().revoked_at, revoked.record().revoked_at);
+
+    // Not a revocation reason; unknown and unsigned certificates.
+    assert!(matches!(
+        store.revoke(&serial, Reason::CertificateHold, UBX).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(matches!(
+        store
+            .revoke(&crate::serial(), Reason::KeyCompromise, UBX)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let pending = intent("UBX-WK5-00000061-B", "k2", "c2");
+    assert_eq!(begin_one(store, &pending).await, BeginOutcome::Proceed);
+    let refused = store
+        .revoke(&pending.serial_hex, Reason::KeyCompromise, UBX)
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_rule(refused), revocation_rules::NOT_ISSUED);
+
+    // Every change is in the audit log, in order.
+    let actions: Vec<String> = store
+        .audit(Some(robot), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a.starts_with("certificate.") && a != "certificate.issue")
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "certificate.hold",
+            "certificate.release",
+            "certificate.revoke",
+            "certificate.revoke"
+        ]
+    );
+    let changed = store.revocations_changed_since(0).await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].state, RevocationState::Revoked);
+}
+
+async fn revocations_are_permanent_in_the_database(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let serial = issue(store, intent("UBX-WK5-00000062-C", "k1", "c1")).await;
+    store
+        .revoke(&serial, Reason::KeyCompromise, OPERATOR)
+        .await
+        .unwrap();
+    // Straight to the database, past the store's rules.
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for statement in [
+        "UPDATE revocations SET state = 'released'",
+        "UPDATE revocations SET state = 'held', reason = 'certificateHold'",
+        "DELETE FROM revocations",
+    ] {
+        let changed = sqlx::query(statement).execute(&mut conn).await;
+        assert!(changed.is_err(), "{statement} was accepted");
+    }
+    conn.close().await.unwrap();
+    let row = store.revocation(&serial).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.reason),
+        (RevocationState::Revoked, Reason::KeyCompromise)
+    );
+}
+
+async fn crl_numbers_only_grow(db: &TestDb) {
+    let store = Arc::new(db.store.clone());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.next_crl_number("issuer-a").await.unwrap() })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<i64>>(), "each number once");
+    assert_eq!(store.next_crl_number("issuer-b").await.unwrap(), 1);
+    assert_eq!(store.next_crl_number("issuer-a").await.unwrap(), 21);
+}
+
+async fn standings_for_status(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let id = |n: &str| format!("UBX-WK5-{n}-X");
+    let (good, held, replaced) = (id("00000070"), id("00000071"), id("00000072"));
+    let good_serial = issue(store, intent(&good, "k1", "c1")).await;
+    let held_serial = issue(store, intent(&held, "k2", "c2")).await;
+    store.hold(&held_serial, OPERATOR).await.unwrap();
+    let old = issue(store, intent(&replaced, "k3", "c3")).await;
+    let mut again = intent(&replaced, "k4", "c4");
+    again.reissue = true;
+    let new = issue(store, again).await;
+
+    let by_robot = store
+        .standing_of_robots(&[good.clone(), held.clone(), replaced.clone(), id("00000099")])
+        .await
+        .unwrap();
+    assert_eq!(by_robot.len(), 3, "an unknown robot has no answer");
+    assert_eq!(by_robot[&good].standing, Standing::Good);
+    assert_eq!(by_robot[&good].serial_hex, good_serial);
+    assert!(matches!(by_robot[&held].standing, Standing::Held { .. }));
+    // A robot's current certificate is its live one, not the superseded one.
+    assert_eq!(by_robot[&replaced].serial_hex, new);
+    assert_eq!(by_robot[&replaced].standing, Standing::Good);
+
+    let by_serial = store
+        .standing_of_serials(&[old.to_uppercase(), new.clone()])
+        .await
+        .unwrap();
+    assert!(matches!(
+        by_serial[&old].standing,
+        Standing::Revoked {
+            reason: Reason::Superseded,
+            ..
+        }
+    ));
+    assert_eq!(store.superseded_since(0).await.unwrap().len(), 1);
+    let issued = store.issued_since(0).await.unwrap();
+    assert_eq!(issued.len(), 4);
 }

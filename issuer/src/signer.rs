@@ -12,6 +12,10 @@
 //! and releases the certificate (decision 0009). The issuing CA itself is
 //! checked against the trust anchors once, when the signer is made.
 
+mod delegated;
+
+pub use delegated::{CrlEntry, CrlRequest};
+
 use rcgen::{Issuer, PublicKeyData, SigningKey};
 use robotid_verifier::identity::IdentityError;
 use robotid_verifier::profile::Violation;

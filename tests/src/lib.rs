@@ -117,6 +117,26 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
+/// The public address for a server on `data_dir`: the one its CA's URLs
+/// name if the CA exists (a restart) and the port is free, else a free port. The public URL is
+/// written into every certificate (OCSP, CRL and CA issuer URLs), so it
+/// must be a real port, not 0.
+fn public_listen(data_dir: &Path) -> String {
+    let settings = std::fs::read_to_string(data_dir.join("ca/ca.toml")).unwrap_or_default();
+    let recorded = settings.lines().find_map(|line| {
+        let url = line.strip_prefix("public_url = \"")?.strip_suffix('"')?;
+        url.strip_prefix("http://").map(str::to_owned)
+    });
+    // Another server on the same CA folder may hold the recorded port.
+    let free = |addr: &String| std::net::TcpListener::bind(addr.as_str()).is_ok();
+    recorded.filter(free).unwrap_or_else(|| {
+        // The port is free once the listener is dropped; another process
+        // could take it in between, which would fail the start loudly.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        listener.local_addr().expect("local address").to_string()
+    })
+}
+
 /// A running `robotid-ca`, killed when dropped.
 pub struct Server {
     child: std::process::Child,
@@ -132,17 +152,24 @@ impl Server {
     /// Starts `robotid-ca` on ephemeral ports with `data_dir` and, if given,
     /// a database URL; waits until it prints its addresses.
     pub fn start(data_dir: &Path, database_url: Option<&str>) -> Server {
+        Self::start_with(data_dir, database_url, &[])
+    }
+
+    /// As [`Server::start`], with more command-line flags.
+    pub fn start_with(data_dir: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
         use std::io::BufRead;
+        let public_listen = public_listen(data_dir);
         let mut cmd = Command::new(bin("robotid-ca"));
         cmd.arg("--data-dir")
             .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--public-listen", &public_listen])
             .env_remove("DATABASE_URL")
             .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(data_dir.with_extension("log")).expect("log file"));
         if let Some(url) = database_url {
             cmd.args(["--database-url", url]);
         }
+        cmd.args(extra);
         let mut child = cmd.spawn().expect("spawn robotid-ca");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
@@ -174,6 +201,11 @@ impl Server {
             public,
             data_dir: data_dir.to_path_buf(),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The operator's credentials folder.

@@ -5,184 +5,10 @@
 // Test code: a panic with the cause is the failure report.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
 
-use robotid_tests::{
-    Server, postgres_database, repo_root, robotid, run_in, tempdir, tool_available,
-};
-use robotid_verifier::robot_id::RobotId;
-
-/// An HTTPS client trusting the CA, with the credentials in `creds` (or none).
-fn https(server: &Server, creds: Option<&Path>) -> reqwest::blocking::Client {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(server.data_dir.join("ca/root-ca.pem")).unwrap())
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let tls = match creds {
-        Some(dir) => {
-            let chain = CertificateDer::pem_file_iter(dir.join("client.pem"))
-                .unwrap()
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap();
-            let key = PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap();
-            builder.with_client_auth_cert(chain, key).unwrap()
-        }
-        None => builder.with_no_client_auth(),
-    };
-    reqwest::blocking::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .unwrap()
-}
-
-/// A server with manufacturer UBX (model WK5, the example rules) and ACME
-/// (model X1) registered; credentials in `<dir>/ubx` and `<dir>/acme`.
-struct Setup {
-    dir: tempfile::TempDir,
-    server: Server,
-}
-
-impl Setup {
-    fn new(database_url: Option<&str>) -> Setup {
-        // reqwest's plain-HTTP client needs a process-wide rustls provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempdir();
-        let server = Server::start(&dir.path().join("data"), database_url);
-        let s = Setup { dir, server };
-        let rules = repo_root()
-            .join("policies/models/example-wk5.toml")
-            .display()
-            .to_string();
-        for (code, name, model) in [
-            ("UBX", "Example Robotics Ltd", "WK5"),
-            ("ACME", "Acme Humanoids", "X1"),
-        ] {
-            let out = code.to_lowercase();
-            s.robotid(
-                &[
-                    "admin",
-                    "manufacturer",
-                    "add",
-                    "--code",
-                    code,
-                    "--name",
-                    name,
-                    "--country",
-                    "CN",
-                    "--out-dir",
-                    &out,
-                ],
-                "operator",
-            )
-            .expect_code(0);
-            s.robotid(
-                &[
-                    "admin",
-                    "model",
-                    "add",
-                    "--manufacturer",
-                    code,
-                    "--model",
-                    model,
-                    "--rules",
-                    &rules,
-                ],
-                "operator",
-            )
-            .expect_code(0);
-        }
-        s
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn creds(&self, who: &str) -> PathBuf {
-        if who == "operator" {
-            self.server.operator()
-        } else {
-            self.path().join(who)
-        }
-    }
-
-    /// Runs `robotid ARGS --server API --credentials <who>`.
-    fn robotid(&self, args: &[&str], who: &str) -> robotid_tests::Run {
-        let creds = self.creds(who).display().to_string();
-        let mut full: Vec<&str> = args.to_vec();
-        full.extend_from_slice(&["--server", &self.server.api, "--credentials", &creds]);
-        robotid(self.path(), &full)
-    }
-
-    /// A key and CSR for robot `serial` of (code, model), as the example
-    /// manifest with that ID; returns the CSR's path.
-    fn csr(&self, code: &str, model: &str, serial: &str, key_name: &str) -> PathBuf {
-        self.csr_with(code, model, serial, key_name, |m| m)
-    }
-
-    /// As `csr`, with the manifest text passed through `edit`.
-    fn csr_with(
-        &self,
-        code: &str,
-        model: &str,
-        serial: &str,
-        key_name: &str,
-        edit: impl Fn(String) -> String,
-    ) -> PathBuf {
-        let id = RobotId::new(code, model, serial).unwrap();
-        let example =
-            edit(std::fs::read_to_string(repo_root().join("examples/wk5/manifest.toml")).unwrap());
-        let manifest = example
-            .replace("UBX-WK5-00001234-I", id.as_str())
-            .replace("model = \"WK5\"", &format!("model = \"{model}\""))
-            .replace(
-                "firmware/",
-                &format!("{}/", repo_root().join("examples/wk5/firmware").display()),
-            );
-        let m = self.path().join(format!("{id}.toml"));
-        std::fs::write(&m, manifest).unwrap();
-        let key = self.path().join(key_name);
-        if !key.exists() {
-            robotid(
-                self.path(),
-                &["key", "new", "--out", &key.display().to_string()],
-            )
-            .expect_code(0);
-        }
-        let csr = self.path().join(format!("{id}-{key_name}.csr"));
-        robotid(
-            self.path(),
-            &[
-                "csr",
-                "new",
-                "--manifest",
-                &m.display().to_string(),
-                "--key",
-                &key.display().to_string(),
-                "--out",
-                &csr.display().to_string(),
-                "--force",
-            ],
-        )
-        .expect_code(0);
-        csr
-    }
-}
-
-fn serial_of(pem_path: &Path) -> String {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_file(pem_path).unwrap();
-    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
-    hex::encode(cert.raw_serial())
-}
+use common::{Setup, https, make_credential, problem, serial_of};
+use robotid_tests::{Server, postgres_database, repo_root, run_in, tool_available};
 
 fn enrollment(database_url: Option<&str>) {
     let s = Setup::new(database_url);
@@ -397,17 +223,6 @@ fn batch_enrollment_with_a_bad_csr_among_good_ones() {
     );
 }
 
-fn problem(response: reqwest::blocking::Response) -> (u16, serde_json::Value) {
-    let status = response.status().as_u16();
-    let ctype = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("").to_owned())
-        .unwrap_or_default();
-    assert_eq!(ctype, "application/problem+json", "status {status}");
-    (status, response.json().unwrap())
-}
-
 #[test]
 fn bad_input_gets_a_problem_document_and_the_server_keeps_serving() {
     let s = Setup::new(None);
@@ -554,6 +369,15 @@ fn bad_input_gets_a_problem_document_and_the_server_keeps_serving() {
         "/api/v1/enroll/batch",
         "/api/v1/manufacturers",
         "/api/v1/manufacturers/{code}/models",
+        "/api/v1/robots/{robot_id}/revoke",
+        "/api/v1/certificates/{serial}/revoke",
+        "/api/v1/robots/{robot_id}/hold",
+        "/api/v1/robots/{robot_id}/release",
+        "/ocsp",
+        "/ocsp/{request}",
+        "/crl/{file}",
+        "/status",
+        "/status/{id}",
     ] {
         assert!(
             openapi["paths"][path].is_object(),
@@ -568,46 +392,6 @@ fn bad_input_gets_a_problem_document_and_the_server_keeps_serving() {
         metrics.contains("robotid_enroll_refused_total"),
         "{metrics}"
     );
-}
-
-/// A client credential signed by the CA's issuing key, valid for `days`
-/// (negative: expired a minute ago, after half an hour of life), written as
-/// client.pem/client.key/ca.pem.
-fn make_credential(data_dir: &Path, out: &Path, days: i64) {
-    use rcgen::{
-        CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose,
-    };
-    let ca = data_dir.join("ca");
-    let issuing_key =
-        KeyPair::from_pem(&std::fs::read_to_string(ca.join("issuing-ca.key")).unwrap()).unwrap();
-    let issuer = Issuer::from_ca_cert_pem(
-        &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
-        issuing_key,
-    )
-    .unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::default();
-    params.distinguished_name.push(DnType::CommonName, "UBX");
-    let now = time::OffsetDateTime::now_utc();
-    if days < 0 {
-        params.not_before = now - time::Duration::minutes(30);
-        params.not_after = now - time::Duration::minutes(1);
-    } else {
-        params.not_before = now - time::Duration::minutes(30);
-        params.not_after = now + time::Duration::days(days);
-    }
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    params.use_authority_key_identifier_extension = true;
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    std::fs::create_dir_all(out).unwrap();
-    std::fs::write(
-        out.join("client.pem"),
-        cert.pem() + &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
-    )
-    .unwrap();
-    std::fs::write(out.join("client.key"), key.serialize_pem()).unwrap();
-    std::fs::copy(ca.join("root-ca.pem"), out.join("ca.pem")).unwrap();
 }
 
 fn race(database_url: Option<&str>) {

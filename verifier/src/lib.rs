@@ -8,6 +8,7 @@
 pub mod chain;
 pub mod challenge;
 pub mod components;
+pub mod conforming;
 pub mod crl;
 pub mod identity;
 pub mod input;

@@ -113,7 +113,18 @@ pub const UNSTATED_COUNTRY: &str = "XX";
 impl Manifest {
     /// Reads, checks and hashes the manifest at `path`.
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
-        let file: ManifestFile = read_toml(path)?;
+        Self::parse(&read_text(path)?, path, &|file| std::fs::read(file))
+    }
+
+    /// Checks and hashes manifest `text`, read from `path` (which names it
+    /// in errors and locates component files); component files are read
+    /// with `read_file`. [`Manifest::load`] reads them from disk.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        read_file: FileReader<'_>,
+    ) -> Result<Self, ManifestError> {
+        let file: ManifestFile = from_toml(text, path)?;
         let field = |field: &str, rule: String| ManifestError::Field {
             path: path.to_owned(),
             field: field.into(),
@@ -156,7 +167,7 @@ impl Manifest {
                 "at least one [[components]] table is required".into(),
             ));
         }
-        let components = components(path, file.components)?;
+        let components = components(path, file.components, read_file)?;
         let manifest = Manifest {
             robot_id,
             model: file.model,
@@ -208,16 +219,32 @@ impl Manifest {
 /// Reads the measured components an inspector brings (`[[components]]`
 /// tables as in a manifest, files relative to that file).
 pub fn load_components(path: &Path) -> Result<Vec<KeyComponent>, ManifestError> {
-    let file: ComponentsFile = read_toml(path)?;
-    components(path, file.components)
+    parse_components(&read_text(path)?, path, &|file| std::fs::read(file))
 }
 
-fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+/// [`load_components`] of `text`, read from `path`; component files are
+/// read with `read_file`.
+pub fn parse_components(
+    text: &str,
+    path: &Path,
+    read_file: FileReader<'_>,
+) -> Result<Vec<KeyComponent>, ManifestError> {
+    let file: ComponentsFile = from_toml(text, path)?;
+    components(path, file.components, read_file)
+}
+
+/// Reads a component's file (its full path) for hashing.
+pub type FileReader<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
+
+fn read_text(path: &Path) -> Result<String, ManifestError> {
+    std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    toml::from_str(&text).map_err(|e| ManifestError::Syntax {
+    })
+}
+
+fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ManifestError> {
+    toml::from_str(text).map_err(|e| ManifestError::Syntax {
         path: path.to_owned(),
         message: e.to_string().trim_end().to_owned(),
     })
@@ -233,11 +260,15 @@ fn parse_date(text: &str) -> Result<time::Date, String> {
     Ok(date)
 }
 
-fn components(path: &Path, list: Vec<ComponentFile>) -> Result<Vec<KeyComponent>, ManifestError> {
+fn components(
+    path: &Path,
+    list: Vec<ComponentFile>,
+    read_file: FileReader<'_>,
+) -> Result<Vec<KeyComponent>, ManifestError> {
     let base = path.parent().unwrap_or(Path::new("."));
     list.into_iter()
         .enumerate()
-        .map(|(i, c)| component(path, base, i, c))
+        .map(|(i, c)| component(path, base, i, c, read_file))
         .collect()
 }
 
@@ -246,6 +277,7 @@ fn component(
     base: &Path,
     i: usize,
     c: ComponentFile,
+    read_file: FileReader<'_>,
 ) -> Result<KeyComponent, ManifestError> {
     let field = |field: String, rule: String| ManifestError::Field {
         path: path.to_owned(),
@@ -261,7 +293,7 @@ fn component(
     let mut digests = Vec::new();
     for (j, file) in c.files.iter().enumerate() {
         let full = base.join(file);
-        let data = std::fs::read(&full).map_err(|e| {
+        let data = read_file(&full).map_err(|e| {
             field(
                 format!("components[{i}].files[{j}]"),
                 format!("cannot read {}: {e}", full.display()),

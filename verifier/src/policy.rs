@@ -127,6 +127,9 @@ pub struct Policy {
     pub evidence: Evidence,
     /// How old a challenge may be when its response is checked, in seconds.
     pub challenge_max_age_seconds: i64,
+    /// `certificate_policy` and its dotted form, written once when loaded:
+    /// every report names it (used while it still matches the field).
+    certificate_policy_text: Option<(ObjectIdentifier, String)>,
 }
 
 /// How old a challenge may be by default: long enough to walk to the robot
@@ -165,7 +168,7 @@ impl Policy {
             .policy
             .as_deref()
             .map(|text| {
-                ObjectIdentifier::new(text).map_err(|e| {
+                parse_oid(text).map_err(|e| {
                     field(
                         "certificate.policy".into(),
                         format!("{text:?} is not an OID: {e}"),
@@ -219,6 +222,7 @@ impl Policy {
             }
         }
         Ok(Self {
+            certificate_policy_text: certificate_policy.map(|o| (o, o.to_string())),
             name: file.name,
             description: file.description,
             manufacturers: file.robots.manufacturers,
@@ -283,7 +287,11 @@ impl Policy {
             return Check::skip(NAME, "the policy names no certificate policy");
         };
         if robot.certificate_policies.contains(want) {
-            Check::pass(NAME, format!("certificate asserts policy {want}"))
+            let reason = match &self.certificate_policy_text {
+                Some((oid, text)) if oid == want => format!("certificate asserts policy {text}"),
+                _ => format!("certificate asserts policy {want}"),
+            };
+            Check::pass(NAME, reason)
         } else {
             Check::fail(
                 NAME,
@@ -464,6 +472,37 @@ fn key_algorithm(name: &str) -> Option<KeyAlgorithm> {
     .find(|a| a.name() == name)
 }
 
+/// A dotted OID. const-oid 0.9 keeps arcs in a u32 and multiplies without
+/// checking, so a larger arc panics (with overflow checks) or silently
+/// becomes another OID (without); it also recurses once per character. So
+/// the length and every arc are checked here first. Its encoder also gets
+/// some arcs wrong (128 and others whose base-128 digits start with 0x80)
+/// and accepts arcs its decoder refuses (and whose display then panics), so
+/// an OID that does not decode back to the same text is refused too.
+fn parse_oid(text: &str) -> Result<ObjectIdentifier, String> {
+    /// Far more than the 39 bytes const-oid can encode ever need in text.
+    const MAX_CHARS: usize = 256;
+    if text.len() > MAX_CHARS {
+        return Err(format!("longer than {MAX_CHARS} characters"));
+    }
+    let too_large = text.split('.').find(|arc| {
+        !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()) && arc.parse::<u32>().is_err()
+    });
+    if let Some(arc) = too_large {
+        return Err(format!("arc {arc} is larger than {}", u32::MAX));
+    }
+    let oid = ObjectIdentifier::new(text).map_err(|e| e.to_string())?;
+    // Displaying an OID whose bytes do not decode panics; from_bytes checks.
+    let oid = ObjectIdentifier::from_bytes(oid.as_bytes())
+        .map_err(|e| format!("it cannot be encoded: {e}"))?;
+    if oid.to_string() != text {
+        return Err(format!(
+            "it is not in canonical form or cannot be encoded (reads back as {oid})"
+        ));
+    }
+    Ok(oid)
+}
+
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -490,6 +529,40 @@ pub fn certificate_policies(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/regressions/policy): an arc above u32::MAX
+    /// overflowed inside const-oid, a panic in debug builds and another OID
+    /// in release builds.
+    #[test]
+    fn oid_arcs_beyond_u32_are_refused() {
+        let found = include_str!("../../fuzz/regressions/policy/oid-arc-over-u32.toml");
+        let e = Policy::from_toml(found, "t.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("certificate.policy") && e.contains("larger than"),
+            "{e}"
+        );
+        for oid in [
+            "1.2.4294967296",
+            "1.2.99999999999999999999999",
+            "2.4294967295.1",
+        ] {
+            let text =
+                format!("schema_version = 1\nname = \"t\"\n[certificate]\npolicy = \"{oid}\"\n");
+            let e = Policy::from_toml(&text, "t.toml").unwrap_err().to_string();
+            assert!(e.contains("certificate.policy"), "{oid}: {e}");
+        }
+        let long = format!("1.2.{}", "1.".repeat(100_000));
+        let text =
+            format!("schema_version = 1\nname = \"t\"\n[certificate]\npolicy = \"{long}3\"\n");
+        assert!(Policy::from_toml(&text, "t.toml").is_err());
+        let oid = "1.2.840.113556.1.8000.2554.35839.14989.56314.17352.36067.9305224.2369525.3.1";
+        let ok = format!("schema_version = 1\nname = \"t\"\n[certificate]\npolicy = \"{oid}\"\n");
+        let policy = Policy::from_toml(&ok, "t.toml").unwrap();
+        assert_eq!(
+            policy.certificate_policy.map(|o| o.to_string()).as_deref(),
+            Some(oid)
+        );
+    }
 
     #[test]
     fn refuses_bad_fields_by_name() {

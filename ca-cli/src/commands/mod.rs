@@ -6,6 +6,8 @@ mod csr;
 mod id;
 mod key;
 mod prove;
+mod revoke;
+mod status;
 mod submit;
 
 use crate::cli::{
@@ -24,6 +26,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Csr(CsrCommand::New(args)) => csr::new(&args),
         Command::Prove(args) => prove::run(&args),
         Command::Submit(args) => submit::run(&args),
+        Command::Revoke(args) => revoke::revoke(&args),
+        Command::Hold(args) => revoke::hold(&args),
+        Command::Release(args) => revoke::release(&args),
+        Command::Status(args) => status::run(&args),
         Command::Admin(AdminCommand::Manufacturer(ManufacturerCommand::Add(args))) => {
             admin::add_manufacturer(&args)
         }

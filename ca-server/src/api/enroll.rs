@@ -76,6 +76,7 @@ pub async fn single(
     body: Body,
 ) -> Result<Response, Problem> {
     let code = caller.manufacturer()?.to_owned();
+    state.enroll_rate.check(&code, 1)?;
     let reissue = reissue_flag(&uri)?;
     body::require_media_type(&headers, CSR_TYPES)?;
     let bytes = body::read(body, state.limits.max_body).await?;
@@ -169,6 +170,7 @@ pub async fn batch(
         )
         .at("csrs", request.csrs.len().to_string()));
     }
+    state.enroll_rate.check(&code, request.csrs.len())?;
     let csrs = request.csrs.into_iter().map(String::into_bytes).collect();
     let results = state
         .pipeline

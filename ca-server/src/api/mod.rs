@@ -6,7 +6,11 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod enroll;
+pub mod ocsp;
 pub mod problem;
+pub mod rate;
+pub mod revoke;
+pub mod status;
 pub mod system;
 
 use std::sync::Arc;
@@ -33,6 +37,10 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Recently checked credentials.
     pub credentials: auth::CredentialCache,
+    /// Enrollment rate limits per manufacturer.
+    pub enroll_rate: rate::RateLimiter,
+    /// OCSP, CRLs and the revocation index.
+    pub revocation: Arc<crate::revocation::service::Revocation>,
 }
 
 impl FromRef<AppState> for auth::CredentialCache {
@@ -86,6 +94,18 @@ pub fn api_router(state: AppState) -> Router {
             "/api/v1/credentials/{serial}/revoke",
             post(admin::revoke_credential),
         )
+        .route(
+            "/api/v1/certificates/{serial}/revoke",
+            post(revoke::revoke_certificate),
+        )
+        .route(
+            "/api/v1/robots/{robot_id}/revoke",
+            post(revoke::revoke_robot),
+        )
+        .route("/api/v1/robots/{robot_id}/hold", post(revoke::hold))
+        .route("/api/v1/robots/{robot_id}/release", post(revoke::release))
+        .route("/api/v1/status", post(status::api_bulk))
+        .route("/api/v1/status/{id}", get(status::api_one))
         .route("/healthz", get(system::healthz))
         .route("/openapi.json", get(system::openapi))
         .fallback(not_found)
@@ -100,6 +120,14 @@ pub fn public_router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
         .route("/ca/{file}", get(system::ca_certificate))
+        .route("/crl/{file}", get(ocsp::crl))
+        .route("/ocsp", post(ocsp::post))
+        .route("/ocsp/{*request}", get(ocsp::get))
+        // A GET with an empty request is a malformed OCSP request, not a
+        // missing page.
+        .route("/ocsp/", get(|| async { ocsp::malformed() }))
+        .route("/status", post(status::bulk))
+        .route("/status/{id}", get(status::one))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -23,6 +23,8 @@ pub struct Problem {
     pub field: Option<String>,
     /// The value found there, if any.
     pub value: Option<String>,
+    /// Seconds after which a retry may succeed (429, 503): Retry-After.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -63,7 +65,14 @@ impl Problem {
             rule: rule.to_owned(),
             field: None,
             value: None,
+            retry_after: None,
         }
+    }
+
+    /// Says when to retry (the Retry-After header).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Names the field and value concerned.
@@ -109,6 +118,11 @@ impl IntoResponse for Problem {
         let status = self.status_code();
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = header::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the oversized body is never read, so the
             // connection cannot carry another request: tell the client

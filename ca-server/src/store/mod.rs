@@ -1,5 +1,5 @@
 //! The registry: manufacturers, model types, API credentials, robots,
-//! certificates, components and the audit log, on SQLite (the embedded
+//! certificates, components, revocations and the audit log, on SQLite (the embedded
 //! default) or PostgreSQL, through the same code.
 //!
 //! One code path serves both databases: sqlx's Any driver, runtime queries
@@ -24,6 +24,7 @@ mod error;
 mod issuance;
 mod reads;
 mod records;
+mod revocation;
 mod sql;
 
 use std::time::Duration;
@@ -37,6 +38,10 @@ pub use error::StoreError;
 pub use records::{
     AuditEntry, BeginOutcome, CertStatus, CertificateRecord, ComponentRecord, Credential,
     IssuanceIntent, RobotRecord, Role, rules,
+};
+pub use revocation::{
+    CertificateStanding, Change, Reason, RevocationRecord, RevocationState, Standing,
+    revocation_rules,
 };
 pub use robotid_issuer::vetting::{ManufacturerRecord, ModelRecord};
 

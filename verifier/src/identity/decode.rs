@@ -14,16 +14,69 @@ use super::{
     RobotIdentity, TechnicalParameter,
 };
 
+/// A field's path, e.g. `components[3].digests[0].digest`, kept as its
+/// parts and written out only when an error names it: building the text
+/// for every field decoded cost more than the decoding itself.
+#[derive(Clone, Copy, Debug)]
+struct Path {
+    /// Each part's name and, for a list entry, its index.
+    parts: [(&'static str, Option<usize>); 3],
+    len: usize,
+}
+
+impl Path {
+    const fn new(name: &'static str) -> Self {
+        Self {
+            parts: [(name, None), ("", None), ("", None)],
+            len: 1,
+        }
+    }
+
+    /// `self.name`. The structure is at most three levels deep.
+    fn dot(mut self, name: &'static str) -> Self {
+        if let Some(part) = self.parts.get_mut(self.len) {
+            *part = (name, None);
+            self.len += 1;
+        }
+        self
+    }
+
+    /// `self[index]`.
+    fn at(mut self, index: usize) -> Self {
+        if let Some(part) = self.len.checked_sub(1).and_then(|i| self.parts.get_mut(i)) {
+            part.1 = Some(index);
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, index)) in self.parts.iter().take(self.len).enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(name)?;
+            if let Some(index) = index {
+                write!(f, "[{index}]")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const ROOT: Path = Path::new("RobotIdentity");
+
 /// The field being decoded, and a profile error found on the way (the
 /// reader's closures can only return `der::Error`, so it waits here).
 struct Ctx {
-    at: String,
+    at: Path,
     problem: Option<IdentityError>,
 }
 
 impl Ctx {
-    fn enter(&mut self, path: impl Into<String>) {
-        self.at = path.into();
+    fn enter(&mut self, path: Path) {
+        self.at = path;
     }
 
     /// Records a profile error and aborts the walk.
@@ -35,7 +88,7 @@ impl Ctx {
 
 pub(super) fn from_der(bytes: &[u8]) -> Result<RobotIdentity, IdentityError> {
     let mut ctx = Ctx {
-        at: "RobotIdentity".into(),
+        at: ROOT,
         problem: None,
     };
     let walked = SliceReader::new(bytes).and_then(|mut reader| {
@@ -49,26 +102,24 @@ pub(super) fn from_der(bytes: &[u8]) -> Result<RobotIdentity, IdentityError> {
             bytes: u32::from(rest),
         }),
         Err(source) => Err(ctx.problem.take().unwrap_or(IdentityError::Der {
-            field: ctx.at,
+            field: ctx.at.to_string(),
             source,
         })),
     }
 }
 
-fn field<'r, T: Decode<'r>>(
-    r: &mut impl Reader<'r>,
-    ctx: &mut Ctx,
-    path: impl Into<String>,
-) -> der::Result<T> {
+fn field<'r, T: Decode<'r>>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: Path) -> der::Result<T> {
     ctx.enter(path);
     r.decode()
 }
 
-fn printable<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: &str) -> der::Result<String> {
-    Ok(field::<PrintableStringRef<'r>>(r, ctx, path)?.to_string())
+fn printable<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: Path) -> der::Result<String> {
+    Ok(field::<PrintableStringRef<'r>>(r, ctx, path)?
+        .as_str()
+        .to_owned())
 }
 
-fn utf8<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: String) -> der::Result<String> {
+fn utf8<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: Path) -> der::Result<String> {
     Ok(field::<Utf8StringRef<'r>>(r, ctx, path)?
         .as_str()
         .to_owned())
@@ -76,24 +127,27 @@ fn utf8<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: String) -> der::Result
 
 fn identity<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<RobotIdentity> {
     version(r, ctx)?;
-    let robot_id = printable(r, ctx, "robotId")?;
-    ctx.enter("manufacturer");
+    let robot_id = printable(r, ctx, Path::new("robotId"))?;
+    ctx.enter(Path::new("manufacturer"));
     let manufacturer = r.sequence(|r| manufacturer(r, ctx))?;
-    let model = printable(r, ctx, "model")?;
-    let production_date = field::<GeneralizedTime>(r, ctx, "productionDate")?.to_date_time();
-    let parameters = match tagged(r, ctx, "parameters", TagNumber::N0, true)? {
+    let model = printable(r, ctx, Path::new("model"))?;
+    let production_date =
+        field::<GeneralizedTime>(r, ctx, Path::new("productionDate"))?.to_date_time();
+    let parameters_path = Path::new("parameters");
+    let parameters = match tagged(r, ctx, parameters_path, TagNumber::N0, true)? {
         Some(header) => r.read_nested(header.length, |r| {
-            list(r, ctx, "parameters", |r, c, p| parameter(r, c, p))
+            list(r, ctx, parameters_path, |r, c, p| parameter(r, c, p))
         })?,
         None => Vec::new(),
     };
-    let components = match tagged(r, ctx, "components", TagNumber::N1, false)? {
+    let components_path = Path::new("components");
+    let components = match tagged(r, ctx, components_path, TagNumber::N1, false)? {
         Some(header) => r.read_nested(header.length, |r| {
-            list(r, ctx, "components", |r, c, p| component(r, c, p))
+            list(r, ctx, components_path, |r, c, p| component(r, c, p))
         })?,
         None => Vec::new(),
     };
-    ctx.enter("RobotIdentity");
+    ctx.enter(ROOT);
     Ok(RobotIdentity {
         robot_id,
         manufacturer,
@@ -107,7 +161,7 @@ fn identity<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<RobotIden
 /// `version INTEGER DEFAULT 0`: DER omits the default, so a present version
 /// is either a non-canonical 0 or a version this code does not know.
 fn version<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<()> {
-    ctx.enter("version");
+    ctx.enter(Path::new("version"));
     if r.peek_tag()? != Tag::Integer {
         return Ok(());
     }
@@ -127,7 +181,7 @@ fn version<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<()> {
 fn tagged<'r>(
     r: &mut impl Reader<'r>,
     ctx: &mut Ctx,
-    path: &str,
+    path: Path,
     number: TagNumber,
     optional: bool,
 ) -> der::Result<Option<Header>> {
@@ -150,24 +204,25 @@ fn tagged<'r>(
 fn list<'r, R: Reader<'r>, T>(
     r: &mut R,
     ctx: &mut Ctx,
-    name: &str,
-    mut entry: impl FnMut(&mut der::NestedReader<'_, R>, &mut Ctx, &str) -> der::Result<T>,
+    name: Path,
+    mut entry: impl FnMut(&mut der::NestedReader<'_, R>, &mut Ctx, Path) -> der::Result<T>,
 ) -> der::Result<Vec<T>> {
     let mut out = Vec::new();
     while !r.is_finished() {
-        let path = format!("{name}[{}]", out.len());
-        ctx.enter(path.as_str());
-        out.push(r.sequence(|r| entry(r, ctx, &path))?);
+        let path = name.at(out.len());
+        ctx.enter(path);
+        out.push(r.sequence(|r| entry(r, ctx, path))?);
     }
     ctx.enter(name);
     Ok(out)
 }
 
 fn manufacturer<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<Manufacturer> {
-    let code = printable(r, ctx, "manufacturer.code")?;
-    let name = utf8(r, ctx, "manufacturer.name".into())?;
-    let country = printable(r, ctx, "manufacturer.country")?;
-    ctx.enter("manufacturer");
+    let path = Path::new("manufacturer");
+    let code = printable(r, ctx, path.dot("code"))?;
+    let name = utf8(r, ctx, path.dot("name"))?;
+    let country = printable(r, ctx, path.dot("country"))?;
+    ctx.enter(path);
     Ok(Manufacturer {
         code,
         name,
@@ -178,26 +233,26 @@ fn manufacturer<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<Manuf
 fn parameter<'r, R: Reader<'r>>(
     r: &mut R,
     ctx: &mut Ctx,
-    path: &str,
+    path: Path,
 ) -> der::Result<TechnicalParameter> {
-    let name = utf8(r, ctx, format!("{path}.name"))?;
-    let value = field(r, ctx, format!("{path}.value"))?;
-    let unit = utf8(r, ctx, format!("{path}.unit"))?;
+    let name = utf8(r, ctx, path.dot("name"))?;
+    let value = field(r, ctx, path.dot("value"))?;
+    let unit = utf8(r, ctx, path.dot("unit"))?;
     ctx.enter(path);
     Ok(TechnicalParameter { name, value, unit })
 }
 
-fn component<'r, R: Reader<'r>>(r: &mut R, ctx: &mut Ctx, path: &str) -> der::Result<KeyComponent> {
-    let kind = utf8(r, ctx, format!("{path}.kind"))?;
-    let part_number = utf8(r, ctx, format!("{path}.partNumber"))?;
-    let supplier = utf8(r, ctx, format!("{path}.supplier"))?;
-    let serial = utf8(r, ctx, format!("{path}.serial"))?;
-    let digests_path = format!("{path}.digests");
-    ctx.enter(digests_path.as_str());
+fn component<'r, R: Reader<'r>>(r: &mut R, ctx: &mut Ctx, path: Path) -> der::Result<KeyComponent> {
+    let kind = utf8(r, ctx, path.dot("kind"))?;
+    let part_number = utf8(r, ctx, path.dot("partNumber"))?;
+    let supplier = utf8(r, ctx, path.dot("supplier"))?;
+    let serial = utf8(r, ctx, path.dot("serial"))?;
+    let digests_path = path.dot("digests");
+    ctx.enter(digests_path);
     let header = Header::decode(r)?;
     header.tag.assert_eq(Tag::Sequence)?;
     let digests = r.read_nested(header.length, |r| {
-        list(r, ctx, &digests_path, |r, c, p| digest(r, c, p))
+        list(r, ctx, digests_path, |r, c, p| digest(r, c, p))
     })?;
     ctx.enter(path);
     Ok(KeyComponent {
@@ -209,15 +264,15 @@ fn component<'r, R: Reader<'r>>(r: &mut R, ctx: &mut Ctx, path: &str) -> der::Re
     })
 }
 
-fn digest<'r, R: Reader<'r>>(r: &mut R, ctx: &mut Ctx, path: &str) -> der::Result<ComponentDigest> {
-    let oid: ObjectIdentifier = field(r, ctx, format!("{path}.hashAlg"))?;
+fn digest<'r, R: Reader<'r>>(r: &mut R, ctx: &mut Ctx, path: Path) -> der::Result<ComponentDigest> {
+    let oid: ObjectIdentifier = field(r, ctx, path.dot("hashAlg"))?;
     let Some(algorithm) = DigestAlgorithm::from_oid(&oid) else {
         return Err(ctx.refuse(IdentityError::Invalid {
-            field: format!("{path}.hashAlg"),
+            field: path.dot("hashAlg").to_string(),
             rule: format!("{oid} is not SHA-256, SHA-384 or SHA-512"),
         }));
     };
-    let value = field::<OctetStringRef<'r>>(r, ctx, format!("{path}.digest"))?
+    let value = field::<OctetStringRef<'r>>(r, ctx, path.dot("digest"))?
         .as_bytes()
         .to_vec();
     ctx.enter(path);

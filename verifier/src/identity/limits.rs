@@ -1,7 +1,5 @@
 //! The profile's limits on every field, and the check that applies them.
 
-use std::collections::HashSet;
-
 use super::{IdentityError, RobotIdentity};
 
 /// Inclusive length limits, in characters for strings and entries for lists.
@@ -115,7 +113,9 @@ fn validate_parameters(id: &RobotIdentity) -> Result<(), IdentityError> {
         return Ok(());
     }
     Limits::PARAMETERS.check(|| "parameters".into(), id.parameters.len())?;
-    let mut seen = HashSet::new();
+    // Repeats are found by scanning the entries before: the lists are
+    // bounded (64 parameters, 256 components, 16 digests), and real ones
+    // are a handful long, where a scan is cheaper than hashing.
     for (i, p) in id.parameters.iter().enumerate() {
         text(
             || format!("parameters[{i}].name"),
@@ -127,7 +127,7 @@ fn validate_parameters(id: &RobotIdentity) -> Result<(), IdentityError> {
             &p.unit,
             Limits::PARAMETER_UNIT,
         )?;
-        if !seen.insert(p.name.as_str()) {
+        if id.parameters[..i].iter().any(|q| q.name == p.name) {
             return Err(invalid(
                 format!("parameters[{i}].name"),
                 format!("{:?} appears more than once", p.name),
@@ -139,7 +139,6 @@ fn validate_parameters(id: &RobotIdentity) -> Result<(), IdentityError> {
 
 fn validate_components(id: &RobotIdentity) -> Result<(), IdentityError> {
     Limits::COMPONENTS.check(|| "components".into(), id.components.len())?;
-    let mut seen = HashSet::new();
     for (i, c) in id.components.iter().enumerate() {
         text(
             || format!("components[{i}].kind"),
@@ -158,7 +157,6 @@ fn validate_components(id: &RobotIdentity) -> Result<(), IdentityError> {
             )?;
         }
         Limits::DIGESTS.check(|| format!("components[{i}].digests"), c.digests.len())?;
-        let mut digests = HashSet::new();
         for (j, d) in c.digests.iter().enumerate() {
             if d.value.len() != d.algorithm.output_len() {
                 return Err(invalid(
@@ -171,14 +169,17 @@ fn validate_components(id: &RobotIdentity) -> Result<(), IdentityError> {
                     ),
                 ));
             }
-            if !digests.insert(d) {
+            if c.digests[..j].contains(d) {
                 return Err(invalid(
                     format!("components[{i}].digests[{j}]"),
                     format!("{d} appears more than once"),
                 ));
             }
         }
-        if !seen.insert((c.kind.as_str(), c.serial.as_str())) {
+        if id.components[..i]
+            .iter()
+            .any(|o| o.kind == c.kind && o.serial == c.serial)
+        {
             return Err(invalid(
                 format!("components[{i}]"),
                 format!(

@@ -1,10 +1,9 @@
 //! The checks read off the profile analysis, and the report's header.
 
-use x509_parser::prelude::X509Certificate;
-
+use super::certificate::Certificate;
 use super::chain::Issuer;
 use crate::profile::{self, ProfileAnalysis, Violation};
-use crate::report::{CertificateSummary, Check, rfc3339};
+use crate::report::{CertificateSummary, Check};
 
 /// Splits the profile's findings into the checks an inspector reads.
 pub(super) fn profile_checks(analysis: &ProfileAnalysis) -> [Check; 4] {
@@ -97,11 +96,11 @@ pub(super) fn profile_checks(analysis: &ProfileAnalysis) -> [Check; 4] {
 /// when there is one (the same name, formatted once).
 pub(super) fn summary(
     der: &[u8],
-    cert: &X509Certificate<'_>,
-    analysis: &ProfileAnalysis,
+    cert: &Certificate<'_>,
     issuer: Option<&Issuer>,
+    (not_before, not_after): (String, String),
 ) -> CertificateSummary {
-    let id = analysis.identity.as_ref();
+    let id = cert.analysis.identity.as_ref();
     CertificateSummary {
         robot_id: id.map(|i| i.robot_id.clone()),
         manufacturer: id.map(|i| {
@@ -111,12 +110,12 @@ pub(super) fn summary(
             )
         }),
         model: id.map(|i| i.model.clone()),
-        serial: hex::encode(cert.raw_serial()),
-        issuer: issuer.map_or_else(|| cert.issuer().to_string(), |i| i.name.clone()),
-        not_before: rfc3339(cert.validity().not_before.timestamp()),
-        not_after: rfc3339(cert.validity().not_after.timestamp()),
-        key_algorithm: analysis.key_algorithm.map_or_else(
-            || cert.public_key().algorithm.algorithm.to_id_string(),
+        serial: hex::encode(cert.serial),
+        issuer: issuer.map_or_else(|| cert.issuer_name(), |i| i.name.clone()),
+        not_before,
+        not_after,
+        key_algorithm: cert.analysis.key_algorithm.map_or_else(
+            || cert.unsupported_key.clone().unwrap_or_default(),
             |a| a.name().to_owned(),
         ),
         sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, der)),

@@ -25,9 +25,11 @@
 //! never different. CRL signatures are likewise checked once per (CRL,
 //! issuer key); see [`crate::crl`].
 
+mod certificate;
 mod chain;
 mod checks;
 
+use certificate::Certificate;
 use chain::Issuer;
 use checks::{profile_checks, summary};
 
@@ -44,7 +46,6 @@ use crate::crl::{self, Crl, IssuerFacts, LeafFacts, Revocation};
 use crate::identity::KeyComponent;
 use crate::oid;
 use crate::policy::{self, Policy, PolicySubject};
-use crate::profile::{self, ProfileAnalysis};
 use crate::report::{Check, Report, Status, rfc3339};
 
 /// Why an inspector cannot be prepared or a file is not a certificate.
@@ -188,19 +189,10 @@ impl Inspector {
         extra: &[CertificateDer<'_>],
         evidence: &RobotEvidence<'_>,
     ) -> Result<Report, InspectError> {
-        let cert = match X509Certificate::from_der(der) {
-            Ok(([], cert)) => cert,
-            Ok((rest, _)) => {
-                return Err(InspectError::NotACertificate(format!(
-                    "{} bytes of trailing data",
-                    rest.len()
-                )));
-            }
-            Err(e) => return Err(InspectError::NotACertificate(e.to_string())),
-        };
-        let analysis = profile::analyse(&cert);
-        let not_before = cert.validity().not_before.timestamp();
-        let not_after = cert.validity().not_after.timestamp();
+        let cert = Certificate::read(der)?;
+        let (not_before, not_after) = (cert.not_before, cert.not_after);
+        // Written once for the validity check and the report's header.
+        let validity_text = (rfc3339(not_before), rfc3339(not_after));
         let leaf_der = CertificateDer::from(der);
         let ee = EndEntityCert::try_from(&leaf_der);
 
@@ -217,71 +209,59 @@ impl Inspector {
             ),
         };
         checks.push(chain_check);
-        checks.push(self.validity(not_before, not_after));
-        checks.extend(profile_checks(&analysis));
+        checks.push(self.validity(not_before, not_after, &validity_text));
+        checks.extend(profile_checks(&cert.analysis));
         checks.push(self.revocation(&cert, ee.as_ref().ok(), issuer.as_deref()));
-        let cert_policies = policy::certificate_policies(&cert);
         match &self.policy {
             Some(p) => checks.extend(p.evaluate(&PolicySubject {
-                identity: analysis.identity.as_ref(),
-                key_algorithm: analysis.key_algorithm,
-                certificate_policies: &cert_policies,
+                identity: cert.analysis.identity.as_ref(),
+                key_algorithm: cert.analysis.key_algorithm,
+                certificate_policies: &cert.policies,
                 not_before,
                 at: self.at,
             })),
             None => checks.push(Check::skip("policy", "no --policy given")),
         }
-        checks.push(match (evidence.components, &analysis.identity) {
+        checks.push(match (evidence.components, &cert.analysis.identity) {
             (None, _) => Check::skip(components::CHECK, "no --components given"),
             (Some(_), None) => Check::skip(components::CHECK, "no readable RobotIdentity"),
             (Some(measured), Some(id)) => components::compare(&id.components, measured),
         });
-        checks.push(self.possession(&cert, &analysis, evidence.possession.as_ref()));
+        checks.push(self.possession(&cert, evidence.possession.as_ref()));
         self.require_evidence(&mut checks);
         Ok(Report::new(
             self.at_text.clone(),
             self.policy.as_ref().map(|p| p.name.clone()),
-            Some(summary(der, &cert, &analysis, issuer.as_deref())),
+            Some(summary(der, &cert, issuer.as_deref(), validity_text)),
             checks,
         ))
     }
 
-    fn validity(&self, not_before: i64, not_after: i64) -> Check {
+    /// `text` is (notBefore, notAfter) in RFC 3339.
+    fn validity(&self, not_before: i64, not_after: i64, text: &(String, String)) -> Check {
         const NAME: &str = "validity";
         let at = &self.at_text;
+        let (from, until) = text;
         if self.at < not_before {
             Check::fail(
                 NAME,
                 "not_yet_valid",
-                format!(
-                    "not yet valid: valid from {}, checked at {at}",
-                    rfc3339(not_before)
-                ),
+                format!("not yet valid: valid from {from}, checked at {at}"),
             )
         } else if self.at > not_after {
             Check::fail(
                 NAME,
                 "expired",
-                format!(
-                    "expired: valid until {}, checked at {at}",
-                    rfc3339(not_after)
-                ),
+                format!("expired: valid until {until}, checked at {at}"),
             )
         } else {
-            Check::pass(
-                NAME,
-                format!(
-                    "valid {} to {}, checked at {at}",
-                    rfc3339(not_before),
-                    rfc3339(not_after)
-                ),
-            )
+            Check::pass(NAME, format!("valid {from} to {until}, checked at {at}"))
         }
     }
 
     fn revocation(
         &self,
-        cert: &X509Certificate<'_>,
+        cert: &Certificate<'_>,
         ee: Option<&EndEntityCert<'_>>,
         issuer: Option<&Issuer>,
     ) -> Check {
@@ -294,12 +274,11 @@ impl Inspector {
                 "no validated issuer to check a CRL's signature against (see chain)",
             );
         };
-        let uris = crl::distribution_point_uris(cert);
         self.revocation.check(
             &LeafFacts {
                 issuer: ee.issuer(),
                 serial: ee.serial(),
-                crl_uris: uris.as_deref(),
+                crl_uris: cert.crl_uris.as_deref(),
             },
             &IssuerFacts {
                 spki_der: &issuer.spki_der,
@@ -309,16 +288,11 @@ impl Inspector {
         )
     }
 
-    fn possession(
-        &self,
-        cert: &X509Certificate<'_>,
-        analysis: &ProfileAnalysis,
-        evidence: Option<&Possession<'_>>,
-    ) -> Check {
+    fn possession(&self, cert: &Certificate<'_>, evidence: Option<&Possession<'_>>) -> Check {
         let Some(p) = evidence else {
             return Check::skip(challenge::CHECK, "no --challenge and --response given");
         };
-        let Some(alg) = analysis.key_algorithm else {
+        let Some(alg) = cert.analysis.key_algorithm else {
             return Check::fail(
                 challenge::CHECK,
                 "key_algorithm",
@@ -331,14 +305,7 @@ impl Inspector {
             .map_or(policy::DEFAULT_CHALLENGE_MAX_AGE_SECONDS, |pol| {
                 pol.challenge_max_age_seconds
             });
-        challenge::verify(
-            p.challenge,
-            p.response,
-            cert.public_key().raw,
-            alg,
-            p.now,
-            max_age,
-        )
+        challenge::verify(p.challenge, p.response, cert.spki, alg, p.now, max_age)
     }
 
     /// A policy may demand evidence; its absence then fails, not skips.
