@@ -9,6 +9,7 @@ pub mod chain;
 pub mod challenge;
 pub mod components;
 pub mod crl;
+pub mod history;
 pub mod identity;
 pub mod input;
 pub mod inspect;
