@@ -315,7 +315,16 @@ pub async fn record(
             payload,
         })
         .await
-        .map_err(|e| lifecycle_problem(e, kind))?;
+        .map_err(|e| {
+            if certificate.is_some() {
+                // The re-issue committed but its event did not (a
+                // decommissioning won the race, or the registry failed):
+                // say so where the operator looks (decision 0009).
+                tracing::error!(robot_id = id.as_str(), error = %e,
+                    "certificate re-issued for a component replacement, but the event was not recorded");
+            }
+            lifecycle_problem(e, kind)
+        })?;
     if let Some(Change::Made(record)) = &appended.revocation {
         state.revocation.changed(record).await;
     }
