@@ -294,15 +294,7 @@ impl Store {
                     .ok_or_else(|| corrupt("lifecycle_heads.state", state.clone()))?,
             });
         }
-        let first = sqlx::query(
-            "SELECT serial_hex, issued_at FROM certificates \
-             WHERE robot_id = $1 AND issued_at IS NOT NULL \
-             ORDER BY issued_at, serial_hex LIMIT 1",
-        )
-        .bind(robot_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(StoreError::db("lifecycle: reading the first certificate"))?;
+        let first = signed_in_order(conn, robot_id).await?.into_iter().next();
         let Some(first) = first else {
             return Err(StoreError::Conflict {
                 what: lifecycle_rules::NOT_MANUFACTURED,
@@ -311,8 +303,7 @@ impl Store {
                 ),
             });
         };
-        let (serial, issued_at): (String, i64) = (|| Ok((first.try_get(0)?, first.try_get(1)?)))()
-            .map_err(StoreError::db("lifecycle: decoding the first certificate"))?;
+        let (serial, issued_at) = (first.serial_hex, first.issued_at);
         let genesis = Head {
             seq: 0,
             hash: GENESIS,
@@ -499,22 +490,123 @@ impl Store {
         .collect()
     }
 
-    /// The robot's signed certificates (serial, DER), oldest first.
+    /// The robot's signed certificates (serial, DER) in the order they
+    /// were issued: each before the one that superseded it, so the last is
+    /// the robot's current certificate.
     pub async fn signed_certificates(
         &self,
         robot_id: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT serial_hex, der FROM certificates \
-             WHERE robot_id = $1 AND der IS NOT NULL ORDER BY issued_at, serial_hex",
-        )
-        .bind(robot_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("lifecycle: reading certificates"))?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::db("lifecycle: decoding certificates"))
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("lifecycle: connecting"))?;
+        Ok(signed_in_order(&mut conn, robot_id)
+            .await?
+            .into_iter()
+            .map(|c| (c.serial_hex, c.der))
+            .collect())
+    }
+}
+
+/// A signed certificate of a robot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Signed {
+    serial_hex: String,
+    der: Vec<u8>,
+    issued_at: i64,
+    superseded_by: Option<String>,
+}
+
+/// The robot's signed certificates in issue order.
+async fn signed_in_order(
+    conn: &mut AnyConnection,
+    robot_id: &str,
+) -> Result<Vec<Signed>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT serial_hex, der, issued_at, superseded_by FROM certificates \
+         WHERE robot_id = $1 AND der IS NOT NULL AND issued_at IS NOT NULL",
+    )
+    .bind(robot_id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::db("lifecycle: reading certificates"))?;
+    let certs = rows
+        .iter()
+        .map(|row| {
+            Ok(Signed {
+                serial_hex: row.try_get(0)?,
+                der: row.try_get(1)?,
+                issued_at: row.try_get(2)?,
+                superseded_by: row.try_get(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(StoreError::db("lifecycle: decoding certificates"))?;
+    Ok(issue_order(certs))
+}
+
+/// Sorts by signing time and, within a second (a re-issue can follow at
+/// once), by how many certificates the supersession chain puts before each.
+fn issue_order(mut certs: Vec<Signed>) -> Vec<Signed> {
+    let index: std::collections::HashMap<&str, usize> = certs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.serial_hex.as_str(), i))
+        .collect();
+    let mut before = vec![0usize; certs.len()];
+    for c in &certs {
+        let mut next = c.superseded_by.as_deref();
+        // Bounded: a chain visits each certificate at most once.
+        for _ in 0..certs.len() {
+            let Some(&i) = next.and_then(|s| index.get(s)) else {
+                break;
+            };
+            before[i] += 1;
+            next = certs[i].superseded_by.as_deref();
+        }
+    }
+    let mut keyed: Vec<(i64, usize, usize)> = certs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.issued_at, before[i], i))
+        .collect();
+    keyed.sort_unstable();
+    let mut slots: Vec<Option<Signed>> = certs.drain(..).map(Some).collect();
+    keyed
+        .into_iter()
+        .filter_map(|(_, _, i)| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(serial: &str, at: i64, next: Option<&str>) -> Signed {
+        Signed {
+            serial_hex: serial.into(),
+            der: Vec::new(),
+            issued_at: at,
+            superseded_by: next.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn re_issues_in_one_second_keep_their_order() {
+        // Serials are random: "ff" was issued first and superseded by "00",
+        // which "80" superseded, all in one second.
+        let certs = vec![
+            cert("80", 5, None),
+            cert("00", 5, Some("80")),
+            cert("ff", 5, Some("00")),
+            cert("11", 3, Some("ff")),
+        ];
+        let order: Vec<String> = issue_order(certs)
+            .into_iter()
+            .map(|c| c.serial_hex)
+            .collect();
+        assert_eq!(order, ["11", "ff", "00", "80"]);
     }
 }
