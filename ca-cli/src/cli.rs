@@ -47,6 +47,74 @@ pub enum Command {
     /// Operator commands against the CA server.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// A robot's lifecycle history: record events, show it, export it.
+    #[command(subcommand)]
+    History(HistoryCommand),
+}
+
+/// `robotid history ...`
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Record a lifecycle event (docs/lifecycle.md lists the types and details).
+    Record(HistoryRecord),
+    /// Show a robot's history as a timeline.
+    Show(HistoryShow),
+    /// Export a robot's history as a signed bundle for `robotid-verify history`.
+    Export(HistoryExport),
+}
+
+/// `robotid history record`
+#[derive(Debug, Args)]
+pub struct HistoryRecord {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The robot.
+    pub robot_id: String,
+    /// sold, deployed, maintenance, component_replaced, recall_hold,
+    /// recall_release, decommissioned or recycled.
+    #[arg(value_name = "TYPE")]
+    pub kind: String,
+    /// A detail, KEY=VALUE (e.g. new_owner=..., work=..., by=..., recall=...,
+    /// site=..., reason=..., note=...); repeatable.
+    #[arg(long = "detail", value_name = "KEY=VALUE")]
+    pub details: Vec<String>,
+    /// component_replaced: the robot's new CSR, with the new components.
+    #[arg(long, requires = "out")]
+    pub csr: Option<PathBuf>,
+    /// component_replaced: where to write the re-issued certificate and chain.
+    #[arg(long, requires = "csr")]
+    pub out: Option<PathBuf>,
+    /// recycled: KIND:SERIAL=DISPOSITION for each key component (reused,
+    /// refurbished, recycled, destroyed, returned); repeatable.
+    #[arg(long = "component", value_name = "KIND:SERIAL=DISPOSITION")]
+    pub components: Vec<String>,
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `robotid history show`
+#[derive(Debug, Args)]
+pub struct HistoryShow {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The robot.
+    pub robot_id: String,
+    /// One JSON document instead of the timeline.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `robotid history export`
+#[derive(Debug, Args)]
+pub struct HistoryExport {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The robot.
+    pub robot_id: String,
+    /// The bundle file to write (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// How to reach the CA server.

@@ -165,6 +165,12 @@ impl Client {
         self.finish(response)
     }
 
+    /// GETs JSON from `path`.
+    pub fn get_json<R: DeserializeOwned>(&self, path: &str) -> Result<R, CliError> {
+        let response = self.http.get(format!("{}{path}", self.base)).send();
+        self.finish(response)
+    }
+
     /// POSTs a CSR (PEM or DER) to `path`.
     pub fn post_csr<R: DeserializeOwned>(&self, path: &str, csr: Vec<u8>) -> Result<R, CliError> {
         let response = self

@@ -10,6 +10,7 @@ pub mod api;
 pub mod authority;
 pub mod bootstrap;
 pub mod config;
+pub mod history_signer;
 pub mod pipeline;
 pub mod revocation;
 pub mod serve;
@@ -52,6 +53,9 @@ pub enum StartError {
     /// The revocation service.
     #[error(transparent)]
     Revocation(#[from] revocation::service::RevocationError),
+    /// The lifecycle signer.
+    #[error(transparent)]
+    HistorySigner(#[from] history_signer::HistorySignerError),
     /// The metrics recorder.
     #[error("metrics: {0}")]
     Metrics(String),
@@ -114,6 +118,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let revocation =
         revocation::service::Revocation::start(Arc::clone(&authority), ready.ca_dir.clone())
             .await?;
+    let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(
+        &authority,
+    ))?);
     let state = AppState {
         pipeline: pipeline::Pipeline::start(Arc::clone(&authority)),
         authority,
@@ -125,6 +132,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         metrics,
         enroll_rate: api::rate::RateLimiter::new(config.enroll_rate, config.enroll_burst),
         revocation,
+        history_signer,
     };
     let listen = |addr| async move {
         tokio::net::TcpListener::bind(addr)

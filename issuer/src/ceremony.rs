@@ -258,6 +258,9 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         ExtendedKeyUsagePurpose::ClientAuth,
         ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::OcspSigning,
+        // The server's lifecycle signer (docs/lifecycle.md): path
+        // validation demands each purpose of the chain's CAs as well.
+        ExtendedKeyUsagePurpose::Other(oid::arcs_u64(&oid::ID_KP_LIFECYCLE_SIGNING)),
     ];
     issuing.use_authority_key_identifier_extension = true;
     let issuing_cert = issuing.signed_by(&issuing_key, &root_issuer)?;

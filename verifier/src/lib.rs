@@ -10,6 +10,7 @@ pub mod challenge;
 pub mod components;
 pub mod conforming;
 pub mod crl;
+pub mod history;
 pub mod identity;
 pub mod input;
 pub mod inspect;

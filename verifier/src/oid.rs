@@ -28,6 +28,12 @@ pub const ID_KP_MANUFACTURER_ENROLLMENT: ObjectIdentifier = ObjectIdentifier::ne
     "1.2.840.113556.1.8000.2554.35839.14989.56314.17352.36067.9305224.2369525.2.2",
 );
 
+/// Key purpose: lifecycle history signing, the CA's signature on a robot's
+/// history chain head (id-robotid.2.3).
+pub const ID_KP_LIFECYCLE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap(
+    "1.2.840.113556.1.8000.2554.35839.14989.56314.17352.36067.9305224.2369525.2.3",
+);
+
 /// Certificate policy: market entry, version 1 (id-robotid.3.1).
 pub const ID_CP_MARKET_ENTRY_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap(
     "1.2.840.113556.1.8000.2554.35839.14989.56314.17352.36067.9305224.2369525.3.1",

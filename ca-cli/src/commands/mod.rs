@@ -3,6 +3,7 @@
 mod admin;
 mod ca;
 mod csr;
+mod history;
 mod id;
 mod key;
 mod prove;
@@ -11,8 +12,8 @@ mod status;
 mod submit;
 
 use crate::cli::{
-    AdminCommand, CaCommand, Cli, Command, CsrCommand, IdCommand, KeyCommand, ManufacturerCommand,
-    ModelCommand,
+    AdminCommand, CaCommand, Cli, Command, CsrCommand, HistoryCommand, IdCommand, KeyCommand,
+    ManufacturerCommand, ModelCommand,
 };
 use crate::error::CliError;
 
@@ -34,5 +35,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             admin::add_manufacturer(&args)
         }
         Command::Admin(AdminCommand::Model(ModelCommand::Add(args))) => admin::add_model(&args),
+        Command::History(HistoryCommand::Record(args)) => history::record(&args),
+        Command::History(HistoryCommand::Show(args)) => history::show(&args),
+        Command::History(HistoryCommand::Export(args)) => history::export(&args),
     }
 }

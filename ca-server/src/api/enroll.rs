@@ -80,6 +80,14 @@ pub async fn single(
     let reissue = reissue_flag(&uri)?;
     body::require_media_type(&headers, CSR_TYPES)?;
     let bytes = body::read(body, state.limits.max_body).await?;
+    if reissue
+        && let Some(Some(refusal)) =
+            super::history::ended_refusals(&state.authority.store, &[bytes.to_vec()])
+                .await?
+                .pop()
+    {
+        return Err(refusal);
+    }
     let mut results = state
         .pipeline
         .enroll(&code, &caller.actor(), vec![bytes.to_vec()], reissue)
@@ -171,11 +179,38 @@ pub async fn batch(
         .at("csrs", request.csrs.len().to_string()));
     }
     state.enroll_rate.check(&code, request.csrs.len())?;
-    let csrs = request.csrs.into_iter().map(String::into_bytes).collect();
-    let results = state
-        .pipeline
-        .enroll(&code, &caller.actor(), csrs, request.reissue)
-        .await?;
+    let csrs: Vec<Vec<u8>> = request.csrs.into_iter().map(String::into_bytes).collect();
+    // A declared re-issue for a robot whose life has ended is refused here,
+    // item by item, before the rest go to enrollment.
+    let ended = if request.reissue {
+        super::history::ended_refusals(&state.authority.store, &csrs).await?
+    } else {
+        Vec::new()
+    };
+    let total = csrs.len();
+    let keep: Vec<Vec<u8>> = csrs
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| ended.get(*i).is_none_or(Option::is_none))
+        .map(|(_, c)| c)
+        .collect();
+    let mut enrolled = if keep.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .pipeline
+            .enroll(&code, &caller.actor(), keep, request.reissue)
+            .await?
+    }
+    .into_iter();
+    let results: Vec<_> = (0..total)
+        .map(|i| match ended.get(i).cloned().flatten() {
+            Some(refusal) => Err(refusal),
+            None => enrolled
+                .next()
+                .unwrap_or_else(|| Err(Problem::internal("enrollment returned too few results"))),
+        })
+        .collect();
     let mut response = BatchResponse {
         issued: 0,
         existing: 0,

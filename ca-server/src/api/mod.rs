@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod enroll;
+pub mod history;
 pub mod ocsp;
 pub mod problem;
 pub mod rate;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub enroll_rate: rate::RateLimiter,
     /// OCSP, CRLs and the revocation index.
     pub revocation: Arc<crate::revocation::service::Revocation>,
+    /// Signs the heads of exported lifecycle histories.
+    pub history_signer: Arc<crate::history_signer::HistorySigner>,
 }
 
 impl FromRef<AppState> for auth::CredentialCache {
@@ -104,6 +107,14 @@ pub fn api_router(state: AppState) -> Router {
         )
         .route("/api/v1/robots/{robot_id}/hold", post(revoke::hold))
         .route("/api/v1/robots/{robot_id}/release", post(revoke::release))
+        .route(
+            "/api/v1/robots/{robot_id}/history",
+            post(history::record).get(history::show),
+        )
+        .route(
+            "/api/v1/robots/{robot_id}/history/export",
+            get(history::export),
+        )
         .route("/api/v1/status", post(status::api_bulk))
         .route("/api/v1/status/{id}", get(status::api_one))
         .route("/healthz", get(system::healthz))

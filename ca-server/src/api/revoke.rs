@@ -65,7 +65,7 @@ pub(super) fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-fn store_problem(e: StoreError) -> Problem {
+pub(super) fn store_problem(e: StoreError) -> Problem {
     match e {
         StoreError::Conflict { what, .. } => {
             Problem::new(StatusCode::CONFLICT, what, e.to_string())
@@ -84,7 +84,7 @@ fn invalid(field: &str, value: &str, rule: &str, detail: String) -> Problem {
     Problem::bad_request(rule, detail).at(field, value.chars().take(128).collect::<String>())
 }
 
-fn robot_id(text: &str) -> Result<RobotId, Problem> {
+pub(super) fn robot_id(text: &str) -> Result<RobotId, Problem> {
     RobotId::parse(text).map_err(|e| {
         invalid(
             "robot_id",
@@ -129,7 +129,11 @@ fn reason(text: &str) -> Result<Reason, Problem> {
 
 /// 403 unless the caller is the operator or the robot's manufacturer (by
 /// the registry's record, not only by the robot ID's prefix).
-async fn authorise_robot(state: &AppState, caller: &Caller, robot_id: &str) -> Result<(), Problem> {
+pub(super) async fn authorise_robot(
+    state: &AppState,
+    caller: &Caller,
+    robot_id: &str,
+) -> Result<(), Problem> {
     let Caller::Manufacturer { code, .. } = caller else {
         return Ok(());
     };

@@ -1,6 +1,6 @@
 //! The registry: manufacturers, model types, API credentials, robots,
-//! certificates, components, revocations and the audit log, on SQLite (the embedded
-//! default) or PostgreSQL, through the same code.
+//! certificates, components, revocations, lifecycle histories and the audit
+//! log, on SQLite (the embedded default) or PostgreSQL, through the same code.
 //!
 //! One code path serves both databases: sqlx's Any driver, runtime queries
 //! with `$N` placeholders, times as BIGINT unix seconds, booleans as 0/1,
@@ -22,6 +22,7 @@ mod completion;
 mod decide;
 mod error;
 mod issuance;
+mod lifecycle;
 mod reads;
 mod records;
 mod revocation;
@@ -35,6 +36,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, Transaction};
 
 pub use error::StoreError;
+pub use lifecycle::{Appended, CertificateEffect, LifecycleEvent, NewEvent, lifecycle_rules};
 pub use records::{
     AuditEntry, BeginOutcome, CertStatus, CertificateRecord, ComponentRecord, Credential,
     IssuanceIntent, RobotRecord, Role, rules,

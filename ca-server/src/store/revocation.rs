@@ -244,7 +244,7 @@ impl Change {
 
 /// The request to change a certificate's revocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Action {
+pub(super) enum Action {
     Revoke(Reason),
     Hold,
     Release,
@@ -361,9 +361,27 @@ impl Store {
         action: Action,
         actor: &str,
     ) -> Result<Change, StoreError> {
-        let at = now();
         let mut tx = self.begin_write().await?;
-        let conn: &mut AnyConnection = &mut tx;
+        let change = self
+            .change_in(&mut tx, serial, action, actor, now())
+            .await?;
+        if matches!(change, Change::Made(_)) {
+            commit(tx, "revocation").await?;
+        }
+        Ok(change)
+    }
+
+    /// Applies `action` to `serial` (normalised) within the caller's write
+    /// transaction, with its audit entry; the caller commits. The lifecycle
+    /// registry uses it so that an event and its revocation commit together.
+    pub(super) async fn change_in(
+        &self,
+        conn: &mut AnyConnection,
+        serial: &str,
+        action: Action,
+        actor: &str,
+        at: i64,
+    ) -> Result<Change, StoreError> {
         // On PostgreSQL the certificate's row lock serialises changes to one
         // certificate across server processes; SQLite's write lock already does.
         let lock = match self.backend {
@@ -463,7 +481,6 @@ impl Store {
             }],
         )
         .await?;
-        commit(tx, "revocation").await?;
         Ok(Change::Made(record))
     }
 

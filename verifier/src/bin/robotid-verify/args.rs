@@ -33,6 +33,24 @@ pub enum Command {
     /// Write a fresh challenge (32 random bytes and the time) for a robot to
     /// answer with `robotid prove`; keep it for --challenge.
     Challenge(ChallengeArgs),
+    /// Check a robot's exported lifecycle history (`robotid history export`)
+    /// offline: the CA's signature on its head, every event's hash, order
+    /// and links, the lifecycle rules, and the robot's certificates.
+    History(HistoryArgs),
+}
+
+/// `robotid-verify history`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The bundle (JSON) written by `robotid history export`.
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    /// Trust anchor(s): the RobotID root CA certificate; repeatable.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// One JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `robotid-verify challenge`

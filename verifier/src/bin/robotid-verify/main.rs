@@ -16,13 +16,14 @@ use robotid_verifier::challenge::{self, Challenge};
 use robotid_verifier::inspect::{Possession, RobotEvidence};
 use robotid_verifier::report::{Verdict, printable};
 
-use args::{Cli, Command, VerifyArgs};
+use args::{Cli, Command, HistoryArgs, VerifyArgs};
 use setup::{Unusable, now};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Challenge(args)) => make_challenge(&args.out),
+        Some(Command::History(args)) => history(args),
         None => verify(&cli.verify),
     };
     match result {
@@ -72,6 +73,33 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Unusable> {
         .inspect(leaf.as_ref(), &certs, &evidence)
         .map_err(|e| Unusable::input(format!("{}: {e}", cert_path.display())))?;
     report.file = Some(cert_path.display().to_string());
+    let out = if args.json {
+        setup::json(&report)?
+    } else {
+        report.to_text()
+    };
+    print(&out)?;
+    Ok(match report.verdict {
+        Verdict::Pass => ExitCode::SUCCESS,
+        Verdict::Fail => ExitCode::from(1),
+    })
+}
+
+fn history(args: &HistoryArgs) -> Result<ExitCode, Unusable> {
+    use robotid_verifier::history::bundle;
+    let mut anchors = Vec::new();
+    for path in &args.trust {
+        anchors.extend(
+            robotid_verifier::input::read_certificates(path)
+                .map_err(|e| Unusable::input(e.to_string()))?,
+        );
+    }
+    let bytes = robotid_verifier::input::read_file(&args.bundle)
+        .map_err(|e| Unusable::input(e.to_string()))?;
+    let parsed = bundle::parse(&bytes)
+        .map_err(|e| Unusable::input(format!("{}: {e}", args.bundle.display())))?;
+    let mut report = bundle::verify(&parsed, &anchors);
+    report.file = Some(args.bundle.display().to_string());
     let out = if args.json {
         setup::json(&report)?
     } else {

@@ -1,0 +1,522 @@
+//! The lifecycle registry on both databases (the harness is that of
+//! tests/store.rs): the chain links and hashes, the state machine and the
+//! certificate effects in one transaction, concurrent appends, and the
+//! database refusing rewrites and a certificate after decommissioning.
+
+// Reason: a test should stop at the first unexpected error, loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use robotid_ca::store::{
+    Backend, BeginOutcome, ComponentRecord, IssuanceIntent, ManufacturerRecord, ModelRecord,
+    NewEvent, Reason, RevocationState, Store, StoreError,
+};
+use robotid_verifier::history::{EventFields, EventKind, GENESIS, LifeState, event_hash};
+use robotid_verifier::rules::ModelRules;
+use sqlx::Connection;
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const OPERATOR: &str = "operator:0a0b";
+const UBX: &str = "manufacturer:UBX";
+
+/// A registry for one test, removed when the test ends (also on panic).
+struct TestDb {
+    url: String,
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the admin URL and the test database's name.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("registry.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        TestDb {
+            url,
+            store,
+            _dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    async fn postgres() -> Option<TestDb> {
+        sqlx::any::install_default_drivers();
+        let admin =
+            std::env::var("ROBOTID_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+        let connected =
+            tokio::time::timeout(Duration::from_secs(5), sqlx::AnyConnection::connect(&admin))
+                .await;
+        let mut conn = match connected {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return unreachable_postgres(&admin, &e.to_string()),
+            Err(_) => return unreachable_postgres(&admin, "timed out after 5 s"),
+        };
+        let name = format!("robotid_test_{}", random_hex(8));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Postgres);
+        Some(TestDb {
+            url,
+            store,
+            _dir: None,
+            postgres: Some((admin, name)),
+        })
+    }
+}
+
+fn unreachable_postgres(url: &str, why: &str) -> Option<TestDb> {
+    if std::env::var("ROBOTID_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("PostgreSQL at {url} is unreachable and ROBOTID_REQUIRE_TOOLS=1: {why}");
+    }
+    eprintln!("SKIPPED: the PostgreSQL half of this test: {url} is unreachable: {why}");
+    None
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on:
+        // drop the database from a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a PostgreSQL test database: {dropped:?}");
+        }
+    }
+}
+
+/// Each scenario once per database.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    chain_links_and_hashes,
+    state_machine_and_certificate_effects,
+    concurrent_appends_serialise,
+    database_refuses_rewrites_and_late_certificates,
+);
+
+// ---- fixtures ---------------------------------------------------------------
+
+fn random_hex(bytes: usize) -> String {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SystemRandom::new().fill(&mut buf).unwrap();
+    hex::encode(buf)
+}
+
+/// A fresh serial: random, as the signer makes them.
+fn serial() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}{:08x}",
+        random_hex(8),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sha256(text: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+fn model_rules() -> ModelRules {
+    ModelRules::from_toml(
+        "[parameters.height_mm]\nmin = 1500\nmax = 1800\n\n\
+         [components]\nrequired = [\"main-controller\", \"battery-pack\"]\n",
+        "test rules",
+    )
+    .unwrap()
+}
+
+fn manufacturer(code: &str) -> ManufacturerRecord {
+    ManufacturerRecord {
+        code: code.into(),
+        name: format!("{code} Robotics"),
+        country: "DE".into(),
+        active: true,
+    }
+}
+
+fn model(code: &str, model: &str) -> ModelRecord {
+    ModelRecord {
+        manufacturer_code: code.into(),
+        model: model.into(),
+        rules: model_rules(),
+    }
+}
+
+/// Manufacturers UBX (model WK5) and ACM (model X1).
+async fn registered(store: &Store) {
+    for (code, m) in [("UBX", "WK5"), ("ACM", "X1")] {
+        store
+            .add_manufacturer(&manufacturer(code), OPERATOR)
+            .await
+            .unwrap();
+        store.add_model(&model(code, m), OPERATOR).await.unwrap();
+    }
+}
+
+fn components(robot: &str) -> Vec<ComponentRecord> {
+    ["main-controller", "battery-pack", "safety-controller"]
+        .iter()
+        .map(|kind| ComponentRecord {
+            kind: (*kind).into(),
+            part_number: format!("{kind}-9000"),
+            supplier: "Example Parts Co.".into(),
+            serial: format!("{robot}/{kind}"),
+            digests: vec![format!(
+                "sha256:{}",
+                hex::encode(sha256(&format!("{robot}{kind}")))
+            )],
+        })
+        .collect()
+}
+
+/// A request of robot `robot` (UBX/WK5) with key `key`; `csr` tells
+/// requests of the same key apart.
+fn intent(robot: &str, key: &str, csr: &str) -> IssuanceIntent {
+    intent_for(robot, "UBX", "WK5", key, csr)
+}
+
+fn intent_for(robot: &str, code: &str, model: &str, key: &str, csr: &str) -> IssuanceIntent {
+    IssuanceIntent {
+        robot_id: robot.into(),
+        manufacturer_code: code.into(),
+        model: model.into(),
+        serial_hex: serial(),
+        csr_sha256: sha256(&format!("csr/{robot}/{key}/{csr}")),
+        spki_sha256: sha256(&format!("key/{key}")),
+        csr_der: format!("CSR of {robot} {key} {csr}").into_bytes(),
+        reissue: false,
+        not_before: 1_800_000_000,
+        not_after: 1_900_000_000,
+        components: components(robot),
+    }
+}
+
+fn der_for(serial: &str) -> Vec<u8> {
+    format!("certificate {serial}").into_bytes()
+}
+
+/// Begins and completes one intent; returns its serial.
+async fn issue(store: &Store, intent: IssuanceIntent) -> String {
+    let outcomes = store
+        .begin_issuance(std::slice::from_ref(&intent), UBX)
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![BeginOutcome::Proceed]);
+    let serial = intent.serial_hex;
+    store
+        .complete_issuance(&[(serial.clone(), der_for(&serial))], UBX)
+        .await
+        .unwrap();
+    serial
+}
+
+fn append<'a>(robot: &'a str, kind: EventKind, payload: serde_json::Value) -> NewEvent<'a> {
+    NewEvent {
+        robot_id: robot,
+        kind,
+        actor: UBX,
+        payload,
+    }
+}
+
+fn rule_of(e: StoreError) -> (&'static str, String) {
+    match e {
+        StoreError::Conflict { what, detail } => (what, detail),
+        other => panic!("not a refusal: {other}"),
+    }
+}
+
+// ---- scenarios --------------------------------------------------------------
+
+async fn chain_links_and_hashes(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000101-X";
+    // No certificate yet: no history.
+    let none = store.lifecycle_events(robot).await;
+    assert!(matches!(none, Err(StoreError::NotFound { .. })), "{none:?}");
+    let serial = issue(store, intent(robot, "k1", "c1")).await;
+    assert_eq!(
+        store.lifecycle_state(robot).await.unwrap(),
+        Some(LifeState::Manufactured)
+    );
+    store
+        .append_event(&append(
+            robot,
+            EventKind::Sold,
+            serde_json::json!({"new_owner": "A"}),
+        ))
+        .await
+        .unwrap();
+    let deployed = store
+        .append_event(&append(robot, EventKind::Deployed, serde_json::json!({})))
+        .await
+        .unwrap();
+    assert_eq!(deployed.state, LifeState::InService);
+    let events = store.lifecycle_events(robot).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].kind, EventKind::Manufactured);
+    assert!(events[0].payload.contains(&serial), "{}", events[0].payload);
+    let mut prev = GENESIS;
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, u64::try_from(i).unwrap() + 1);
+        assert_eq!(e.prev_hash, prev);
+        let h = event_hash(&EventFields {
+            robot_id: robot,
+            seq: e.seq,
+            prev_hash: &e.prev_hash,
+            kind: e.kind.as_str(),
+            at: e.at,
+            actor: &e.actor,
+            payload: &e.payload,
+        });
+        assert_eq!(h, e.hash, "event {}", e.seq);
+        prev = e.hash;
+    }
+    // Reading again does not write a second manufactured event.
+    assert_eq!(store.lifecycle_events(robot).await.unwrap(), events);
+    assert_eq!(
+        store.lifecycle_state(robot).await.unwrap(),
+        Some(LifeState::InService)
+    );
+}
+
+async fn state_machine_and_certificate_effects(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000102-X";
+    let serial = issue(store, intent(robot, "k1", "c1")).await;
+    let (rule, detail) = rule_of(
+        store
+            .append_event(&append(robot, EventKind::RecallHold, serde_json::json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(rule, "lifecycle.hold_in_service");
+    assert!(detail.contains("state manufactured"), "{detail}");
+    store
+        .append_event(&append(robot, EventKind::Deployed, serde_json::json!({})))
+        .await
+        .unwrap();
+    let held = store
+        .append_event(&append(
+            robot,
+            EventKind::RecallHold,
+            serde_json::json!({"recall": "R"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(held.state, LifeState::Held);
+    assert!(held.revocation.is_some());
+    let row = store.revocation(&serial).await.unwrap().unwrap();
+    assert_eq!(row.state, RevocationState::Held);
+    store
+        .append_event(&append(
+            robot,
+            EventKind::RecallRelease,
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.revocation(&serial).await.unwrap().unwrap().state,
+        RevocationState::Released
+    );
+    store
+        .append_event(&append(
+            robot,
+            EventKind::Decommissioned,
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let row = store.revocation(&serial).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.reason),
+        (RevocationState::Revoked, Reason::CessationOfOperation)
+    );
+    for kind in [
+        EventKind::Deployed,
+        EventKind::RecallHold,
+        EventKind::ComponentReplaced,
+    ] {
+        let (rule, detail) = rule_of(
+            store
+                .append_event(&append(robot, kind, serde_json::json!({})))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(rule, "lifecycle.decommissioned", "{kind:?}");
+        assert!(detail.contains("state decommissioned"), "{detail}");
+    }
+    store
+        .append_event(&append(
+            robot,
+            EventKind::Recycled,
+            serde_json::json!({"components": []}),
+        ))
+        .await
+        .unwrap();
+    let (rule, _) = rule_of(
+        store
+            .append_event(&append(
+                robot,
+                EventKind::Maintenance,
+                serde_json::json!({}),
+            ))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(rule, "lifecycle.recycled_final");
+    // A refused append wrote nothing.
+    assert_eq!(store.lifecycle_events(robot).await.unwrap().len(), 6);
+}
+
+async fn concurrent_appends_serialise(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000103-X";
+    issue(store, intent(robot, "k1", "c1")).await;
+    store
+        .append_event(&append(robot, EventKind::Sold, serde_json::json!({})))
+        .await
+        .unwrap();
+    // Twenty deployments at once: one passes, the others see in_service.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append_event(&append(robot, EventKind::Deployed, serde_json::json!({})))
+                    .await
+            })
+        })
+        .collect();
+    let mut passed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => passed += 1,
+            Err(e) => assert_eq!(rule_of(e).0, "lifecycle.already_in_service"),
+        }
+    }
+    assert_eq!(passed, 1);
+    // Forty maintenance events at once: all in, one chain.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append_event(&append(
+                        robot,
+                        EventKind::Maintenance,
+                        serde_json::json!({"work": i}),
+                    ))
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let events = store.lifecycle_events(robot).await.unwrap();
+    assert_eq!(events.len(), 43);
+    for pair in events.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+        assert_eq!(pair[1].seq, pair[0].seq + 1);
+    }
+}
+
+async fn database_refuses_rewrites_and_late_certificates(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000104-X";
+    issue(store, intent(robot, "k1", "c1")).await;
+    store
+        .append_event(&append(
+            robot,
+            EventKind::Decommissioned,
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for statement in [
+        "UPDATE lifecycle_events SET actor = 'mallory'",
+        "DELETE FROM lifecycle_events",
+        "UPDATE lifecycle_heads SET seq = seq + 5",
+        "UPDATE lifecycle_heads SET state = 'in_service'",
+        "DELETE FROM lifecycle_heads",
+    ] {
+        let changed = sqlx::query(statement).execute(&mut conn).await;
+        assert!(changed.is_err(), "{statement} was accepted");
+    }
+    conn.close().await.unwrap();
+    // A re-issue past the API's check is refused by the database; the
+    // whole batch rolls back.
+    let mut late = intent(robot, "k2", "c2");
+    late.reissue = true;
+    let refused = store
+        .begin_issuance(std::slice::from_ref(&late), UBX)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("lifecycle.decommissioned"),
+        "{refused}"
+    );
+    assert!(store.certificate(&late.serial_hex).await.unwrap().is_none());
+    let events = store.lifecycle_events(robot).await.unwrap();
+    assert!(events.iter().all(|e| e.actor != "mallory"));
+    assert_eq!(events.len(), 2);
+}
