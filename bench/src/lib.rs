@@ -132,3 +132,173 @@ pub fn report(name: &str, per_second: f64, baseline: f64) {
         per_second / baseline
     );
 }
+
+/// Lines the server wrote to stderr, kept for the benchmark to read.
+pub type Log = Arc<std::sync::Mutex<Vec<String>>>;
+
+impl Server {
+    /// Like [`Server::start`], with the server's log (stderr) kept in the
+    /// returned [`Log`] instead of passed through; `filter` is its
+    /// `ROBOTID_LOG` setting.
+    pub fn start_logged(data_dir: &Path, filter: &str) -> Result<(Server, Log), String> {
+        let mut cmd = Command::new(bin_dir().join("robotid-ca"));
+        cmd.arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
+            .env("ROBOTID_LOG", filter)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("robotid-ca: {e} (build it with --release first)"))?;
+        let log: Log = Arc::default();
+        if let Some(stderr) = child.stderr.take() {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if let Ok(mut l) = log.lock() {
+                        l.push(line);
+                    }
+                }
+            });
+        }
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let (mut api, mut public) = (String::new(), String::new());
+        for line in lines.by_ref() {
+            let line = line.map_err(|e| e.to_string())?;
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://")) {
+                api = url.to_owned();
+            }
+            if line.contains("public endpoints:") {
+                public = line
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .to_owned();
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let server = Server {
+            child,
+            api,
+            public,
+            data_dir: data_dir.to_path_buf(),
+        };
+        if server.api.is_empty() {
+            let tail = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+            return Err(format!("robotid-ca did not start:\n{tail}"));
+        }
+        Ok((server, log))
+    }
+}
+
+/// Registers manufacturer UBX (credentials written to `creds`) and its
+/// model WK5 (five parameters, three components) with the operator's
+/// credentials; returns an HTTPS client with UBX's credentials.
+pub fn register_ubx(server: &Server, creds: &Path) -> Result<reqwest::blocking::Client, String> {
+    let operator = https(&server.data_dir.join("operator"))?;
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut p = rcgen::CertificateParams::default();
+    p.distinguished_name.push(rcgen::DnType::CommonName, "UBX");
+    let credential_csr = p
+        .serialize_request(&key)
+        .and_then(|c| c.pem())
+        .map_err(|e| e.to_string())?;
+    let created: serde_json::Value = operator
+        .post(format!("{}/api/v1/manufacturers", server.api))
+        .json(&serde_json::json!({"code": "UBX", "name": "Example Robotics Ltd", "country": "CN", "credential_csr": credential_csr}))
+        .send()
+        .and_then(|r| r.json())
+        .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(creds).map_err(|e| e.to_string())?;
+    let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
+    std::fs::write(
+        creds.join("client.pem"),
+        field("certificate_pem") + &field("chain_pem"),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(creds.join("client.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
+    std::fs::write(creds.join("ca.pem"), field("ca_pem")).map_err(|e| e.to_string())?;
+    let rules = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
+    let status = operator
+        .post(format!("{}/api/v1/manufacturers/UBX/models", server.api))
+        .json(&serde_json::json!({"model": "WK5", "rules": rules}))
+        .send()
+        .map_err(|e| e.to_string())?
+        .status();
+    if !status.is_success() {
+        return Err(format!("adding model WK5: {status}"));
+    }
+    https(creds)
+}
+
+/// The identity of robot UBX-WK5-`serial`, fitting [`register_ubx`]'s rules.
+pub fn identity(serial: usize) -> Result<robotid_verifier::identity::RobotIdentity, String> {
+    use robotid_verifier::identity::{
+        DateTime, DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
+    };
+    let id = robotid_verifier::robot_id::RobotId::new("UBX", "WK5", &format!("{serial:08}"))
+        .map_err(|e| e.to_string())?;
+    let p = |name: &str, value: i64, unit: &str| TechnicalParameter {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+    };
+    let c = |kind: &str| KeyComponent {
+        kind: kind.into(),
+        part_number: "P-1".into(),
+        supplier: "Supplier".into(),
+        serial: format!("{kind}-{serial}"),
+        digests: vec![DigestAlgorithm::Sha256.digest(kind.as_bytes())],
+    };
+    Ok(RobotIdentity {
+        robot_id: id.as_str().into(),
+        manufacturer: Manufacturer {
+            code: "UBX".into(),
+            name: "UBX".into(),
+            country: "XX".into(),
+        },
+        model: "WK5".into(),
+        production_date: DateTime::new(2026, 11, 20, 0, 0, 0).unwrap_or(DateTime::INFINITY),
+        parameters: vec![
+            p("height_mm", 1650, "mm"),
+            p("mass_g", 58500, "g"),
+            p("degrees_of_freedom", 41, "1"),
+            p("payload_g", 15000, "g"),
+            p("battery_mwh", 960000, "mWh"),
+        ],
+        components: vec![
+            c("main-controller"),
+            c("safety-controller"),
+            c("battery-pack"),
+        ],
+    })
+}
+
+/// PEM CSRs for robots `from..from + n` (one key for all of them).
+pub fn csrs(from: usize, n: usize) -> Result<Vec<String>, String> {
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    (from..from + n)
+        .map(|i| {
+            let der =
+                robotid_issuer::csr::create(&identity(i)?, &key).map_err(|e| e.to_string())?;
+            Ok(robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der))
+        })
+        .collect()
+}
+
+/// The `q` quantile (0 to 1) of `sorted` (ascending), nearest rank.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let last = sorted.len() - 1;
+    let rank = (q * count(last)).ceil();
+    let i = (0..=last).find(|i| count(*i) >= rank).unwrap_or(last);
+    sorted[i]
+}

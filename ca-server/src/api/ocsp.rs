@@ -19,6 +19,9 @@ const MAX_REQUEST: usize = 16 * 1024;
 const OCSP_RESPONSE: HeaderValue = HeaderValue::from_static("application/ocsp-response");
 
 fn http_date(unix: i64) -> Option<HeaderValue> {
+    if let Some(date) = imf_fixdate(unix) {
+        return HeaderValue::from_bytes(&date).ok();
+    }
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
@@ -29,6 +32,60 @@ fn http_date(unix: i64) -> Option<HeaderValue> {
     HeaderValue::from_str(&text).ok()
 }
 
+/// The HTTP date (IMF-fixdate, RFC 9110 5.6.7) of `unix` for the years
+/// 1970 to 9999, without the time crate's general formatter: the OCSP
+/// responder writes two per response. Days to civil dates as in Howard
+/// Hinnant's `civil_from_days`.
+fn imf_fixdate(unix: i64) -> Option<[u8; 29]> {
+    const WEEKDAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let unix = u64::try_from(unix).ok().filter(|u| *u < 253_402_300_800)?;
+    let (days, secs) = (unix / 86_400, unix % 86_400);
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 2 } else { mp - 10 }; // 0-based
+    let year = yoe + era * 400 + u64::from(month < 2);
+    let weekday = WEEKDAYS[usize::try_from((days + 4) % 7).ok()?];
+    let month = MONTHS[usize::try_from(month).ok()?];
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(weekday);
+    out[8..11].copy_from_slice(month);
+    let mut digits = |at: usize, width: u32, value: u64| -> Option<()> {
+        for i in 0..width {
+            let digit = u8::try_from(value / 10u64.pow(width - 1 - i) % 10).ok()?;
+            *out.get_mut(at + usize::try_from(i).ok()?)? = b'0' + digit;
+        }
+        Some(())
+    };
+    digits(5, 2, day)?;
+    digits(12, 4, year)?;
+    digits(17, 2, secs / 3600)?;
+    digits(20, 2, secs / 60 % 60)?;
+    digits(23, 2, secs % 60)?;
+    Some(out)
+}
+
+/// `max-age=N, public, no-transform, must-revalidate`.
+fn cache_control(max_age: i64) -> Option<HeaderValue> {
+    use std::io::Write;
+    let mut buf = [0u8; 80];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(
+        cursor,
+        "max-age={max_age}, public, no-transform, must-revalidate"
+    )
+    .ok()?;
+    let len = usize::try_from(cursor.position()).ok()?;
+    HeaderValue::from_bytes(buf.get(..len)?).ok()
+}
+
 fn ocsp_response(answer: OcspAnswer) -> Response {
     let mut response = (StatusCode::OK, answer.der).into_response();
     let headers = response.headers_mut();
@@ -37,9 +94,7 @@ fn ocsp_response(answer: OcspAnswer) -> Response {
         // RFC 5019 6.2: caches may keep the response until nextUpdate.
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let max_age = (next_update - now).max(0);
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "max-age={max_age}, public, no-transform, must-revalidate"
-        )) {
+        if let Some(v) = cache_control(max_age) {
             headers.insert(header::CACHE_CONTROL, v);
         }
         if let Some(v) = http_date(this_update) {
@@ -140,4 +195,42 @@ pub async fn crl(
         headers.insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn by_time_crate(unix: i64) -> Option<String> {
+        let format = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()?
+            .format(&format)
+            .ok()
+    }
+
+    #[test]
+    fn http_dates_are_those_of_the_time_crate() {
+        // Every day from 1970 to 2200 at a varying time of day, the last
+        // second of 9999, and the edges either side of the fast range.
+        let mut times: Vec<i64> = (0..84_000)
+            .map(|d: i64| d * 86_400 + (d * 7_919) % 86_400)
+            .collect();
+        times.extend([0, 86_399, 951_782_400, 253_402_300_799, 253_402_300_800, -1]);
+        for unix in times {
+            let fast = imf_fixdate(unix).map(|d| String::from_utf8_lossy(&d).into_owned());
+            if let Some(fast) = &fast {
+                assert_eq!(Some(fast.clone()), by_time_crate(unix), "{unix}");
+            }
+            let header = http_date(unix).and_then(|v| v.to_str().ok().map(str::to_owned));
+            assert_eq!(header, by_time_crate(unix), "{unix}");
+        }
+        assert!(imf_fixdate(-1).is_none() && imf_fixdate(253_402_300_800).is_none());
+        assert_eq!(
+            cache_control(259_200).and_then(|v| v.to_str().ok().map(str::to_owned)),
+            Some("max-age=259200, public, no-transform, must-revalidate".to_owned())
+        );
+    }
 }

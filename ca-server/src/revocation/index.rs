@@ -3,6 +3,7 @@
 //! to date from the registry's changes (this server's and other servers').
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::store::{Reason, RevocationRecord, RevocationState, Standing};
 
@@ -15,32 +16,84 @@ pub struct Listed {
     pub at: i64,
 }
 
-/// Revocation rows and supersessions by serial (lower-case hex), combined
-/// the way [`Standing::of`] combines them.
-#[derive(Debug, Default)]
-pub struct CrlIndex {
+/// Shards of the index. A CRL is built from a [`Snapshot`] that shares the
+/// shards; a change while it is built copies only the shard it touches.
+const SHARDS: u64 = 1024;
+
+/// One shard: the serials whose hash falls in it.
+#[derive(Clone, Debug, Default)]
+struct Shard {
     rows: HashMap<String, (RevocationState, Reason, i64)>,
     superseded: HashMap<String, i64>,
+}
+
+fn shard_of(serial_hex: &str) -> usize {
+    // FNV-1a: the serials are random, any spread of them will do.
+    let hash = serial_hex.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    usize::try_from(hash % SHARDS).unwrap_or(0)
+}
+
+/// Revocation rows and supersessions by serial (lower-case hex), combined
+/// the way [`Standing::of`] combines them.
+#[derive(Debug)]
+pub struct CrlIndex {
+    shards: Vec<Arc<Shard>>,
     /// Bumped on every change that alters what the CRL lists.
     version: u64,
 }
 
+impl Default for CrlIndex {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Arc::default()).collect(),
+            version: 0,
+        }
+    }
+}
+
+/// What the CRL lists at one version of the index, shared with the index
+/// rather than copied out of it, so taking it is quick whatever the size.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    shards: Vec<Arc<Shard>>,
+}
+
 impl CrlIndex {
+    fn shard(&self, serial_hex: &str) -> &Shard {
+        &self.shards[shard_of(serial_hex)]
+    }
+
+    fn shard_mut(&mut self, serial_hex: &str) -> &mut Shard {
+        Arc::make_mut(&mut self.shards[shard_of(serial_hex)])
+    }
+
     /// Applies a revocation row; returns whether the serial's standing changed.
     pub fn apply_row(&mut self, row: &RevocationRecord) -> bool {
+        let value = (row.state, row.reason, row.revoked_at);
+        // The poller reads recent rows again: an unchanged row leaves the
+        // shard alone (and unshared from a CRL being built).
+        if self.shard(&row.serial_hex).rows.get(&row.serial_hex) == Some(&value) {
+            return false;
+        }
         let before = self.standing(&row.serial_hex);
-        self.rows.insert(
-            row.serial_hex.clone(),
-            (row.state, row.reason, row.revoked_at),
-        );
+        self.shard_mut(&row.serial_hex)
+            .rows
+            .insert(row.serial_hex.clone(), value);
         self.changed(&row.serial_hex, before)
     }
 
     /// Records that `serial_hex` was superseded at `at`; returns whether its
     /// standing changed.
     pub fn apply_superseded(&mut self, serial_hex: &str, at: i64) -> bool {
+        if self.shard(serial_hex).superseded.get(serial_hex) == Some(&at) {
+            return false;
+        }
         let before = self.standing(serial_hex);
-        self.superseded.insert(serial_hex.to_owned(), at);
+        self.shard_mut(serial_hex)
+            .superseded
+            .insert(serial_hex.to_owned(), at);
         self.changed(serial_hex, before)
     }
 
@@ -54,9 +107,10 @@ impl CrlIndex {
 
     /// The standing of a signed certificate.
     pub fn standing(&self, serial_hex: &str) -> Standing {
+        let shard = self.shard(serial_hex);
         Standing::of(
-            self.rows.get(serial_hex).copied(),
-            self.superseded.get(serial_hex).copied(),
+            shard.rows.get(serial_hex).copied(),
+            shard.superseded.get(serial_hex).copied(),
         )
     }
 
@@ -65,45 +119,75 @@ impl CrlIndex {
         self.version
     }
 
+    /// What the CRL lists now, without copying it.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            shards: self.shards.clone(),
+        }
+    }
+
     /// Every listed certificate: serial (hex) and entry.
     pub fn listed(&self) -> Vec<(String, Listed)> {
-        let mut out = Vec::with_capacity(self.rows.len() + self.superseded.len());
-        for (serial, (state, reason, at)) in &self.rows {
-            match (state, self.superseded.get(serial)) {
-                (RevocationState::Revoked, _) => out.push((
-                    serial.clone(),
-                    Listed {
-                        reason: *reason,
-                        at: *at,
-                    },
-                )),
-                (_, Some(_)) => {} // listed below, as superseded
-                (RevocationState::Held, None) => out.push((
-                    serial.clone(),
-                    Listed {
-                        reason: Reason::CertificateHold,
-                        at: *at,
-                    },
-                )),
-                (RevocationState::Released, None) => {}
-            }
-        }
-        for (serial, at) in &self.superseded {
-            let revoked_for_good = matches!(
-                self.rows.get(serial),
-                Some((RevocationState::Revoked, _, _))
-            );
-            if !revoked_for_good {
-                out.push((
-                    serial.clone(),
-                    Listed {
-                        reason: Reason::Superseded,
-                        at: *at,
-                    },
-                ));
-            }
-        }
+        let mut out = Vec::new();
+        self.snapshot()
+            .for_each(|serial, listed| out.push((serial.to_owned(), listed)));
         out
+    }
+}
+
+impl Snapshot {
+    /// Listed certificates, an upper bound.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.rows.len() + s.superseded.len())
+            .sum()
+    }
+
+    /// Whether nothing could be listed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with every listed certificate: serial (hex) and entry.
+    pub fn for_each(&self, mut f: impl FnMut(&str, Listed)) {
+        for shard in &self.shards {
+            for (serial, (state, reason, at)) in &shard.rows {
+                match (state, shard.superseded.get(serial)) {
+                    (RevocationState::Revoked, _) => f(
+                        serial,
+                        Listed {
+                            reason: *reason,
+                            at: *at,
+                        },
+                    ),
+                    (_, Some(_)) => {} // listed below, as superseded
+                    (RevocationState::Held, None) => f(
+                        serial,
+                        Listed {
+                            reason: Reason::CertificateHold,
+                            at: *at,
+                        },
+                    ),
+                    (RevocationState::Released, None) => {}
+                }
+            }
+            for (serial, at) in &shard.superseded {
+                let revoked_for_good = matches!(
+                    shard.rows.get(serial),
+                    Some((RevocationState::Revoked, _, _))
+                );
+                if !revoked_for_good {
+                    f(
+                        serial,
+                        Listed {
+                            reason: Reason::Superseded,
+                            at: *at,
+                        },
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -204,5 +288,47 @@ mod tests {
                 }
             )]
         );
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_version_while_the_index_changes() {
+        let mut index = CrlIndex::default();
+        for i in 0..5000 {
+            index.apply_row(&row(
+                &format!("{i:x}"),
+                RevocationState::Revoked,
+                Reason::KeyCompromise,
+                i,
+            ));
+        }
+        let snapshot = index.snapshot();
+        assert!(index.apply_row(&row(
+            "ffff1",
+            RevocationState::Held,
+            Reason::CertificateHold,
+            9
+        )));
+        // Revoked for good already: superseding it changes nothing listed.
+        assert!(!index.apply_superseded("3", 10));
+        assert!(index.apply_superseded("abcde", 11));
+        let mut then = Vec::new();
+        snapshot.for_each(|s, l| then.push((s.to_owned(), l)));
+        then.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want: Vec<_> = (0..5000)
+            .map(|i| {
+                (
+                    format!("{i:x}"),
+                    Listed {
+                        reason: Reason::KeyCompromise,
+                        at: i,
+                    },
+                )
+            })
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(then, want);
+        // The index itself moved on: one hold and one supersession more.
+        assert_eq!(index.listed().len(), 5002);
+        assert_eq!(index.snapshot().len(), 5003);
     }
 }

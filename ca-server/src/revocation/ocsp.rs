@@ -57,6 +57,9 @@ pub struct IssuerHashes {
     /// The CertID of the presigned responses (SHA-1, NULL parameters, as
     /// OpenSSL and RFC 5019 clients send it), without its serial.
     canonical: AlgorithmIdentifierOwned,
+    /// The DER of that CertID's fields before the serial: hash algorithm,
+    /// issuer name hash, issuer key hash.
+    canonical_prefix: Vec<u8>,
 }
 
 impl IssuerHashes {
@@ -79,14 +82,70 @@ impl IssuerHashes {
                 ring::digest::digest(alg, key).as_ref().to_vec(),
             )
         };
+        Self::from_hashes(
+            pair(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+            pair(&ring::digest::SHA256),
+        )
+    }
+
+    /// From the SHA-1 and SHA-256 (name, key) hashes.
+    fn from_hashes(
+        sha1: (Vec<u8>, Vec<u8>),
+        sha256: (Vec<u8>, Vec<u8>),
+    ) -> Result<Self, ResponseError> {
+        let fail = |e: der::Error| ResponseError(e.to_string());
+        let canonical = AlgorithmIdentifierOwned {
+            oid: SHA1,
+            parameters: Some(Any::from(Null)),
+        };
+        let mut canonical_prefix = canonical.to_der().map_err(fail)?;
+        for hash in [&sha1.0, &sha1.1] {
+            canonical_prefix.extend(
+                OctetString::new(hash.as_slice())
+                    .and_then(|o| o.to_der())
+                    .map_err(fail)?,
+            );
+        }
         Ok(Self {
-            sha1: pair(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
-            sha256: pair(&ring::digest::SHA256),
-            canonical: AlgorithmIdentifierOwned {
-                oid: SHA1,
-                parameters: Some(Any::from(Null)),
-            },
+            sha1,
+            sha256,
+            canonical,
+            canonical_prefix,
         })
+    }
+
+    /// The serial asked about when `request` is, byte for byte, the usual
+    /// RFC 5019 request for a presigned response: an unsigned DER
+    /// OCSPRequest with one canonical CertID of this issuer, no nonce and
+    /// no extension (what `openssl ocsp -no_nonce` sends). `None` for any
+    /// other request, which [`read_request`] then reads in full.
+    ///
+    /// Whatever this accepts, [`read_request`] reads as one CertID for
+    /// which [`IssuerHashes::is_canonical`] holds, with the same serial and
+    /// no nonce: every length is checked to fit exactly (short form, as DER
+    /// requires below 128 octets) and the serial is a minimal INTEGER of at
+    /// most 21 octets, as x509-cert decodes it.
+    pub fn canonical_serial<'a>(&self, request: &'a [u8]) -> Option<&'a [u8]> {
+        // OCSPRequest, TBSRequest, requestList, Request, CertID: each the
+        // only field of the one around it.
+        let mut rest = request;
+        for _ in 0..5 {
+            rest = match rest {
+                [0x30, len, body @ ..] if *len < 0x80 && usize::from(*len) == body.len() => body,
+                _ => return None,
+            };
+        }
+        let serial = match rest.strip_prefix(self.canonical_prefix.as_slice())? {
+            [0x02, len, serial @ ..] if *len < 0x80 && usize::from(*len) == serial.len() => serial,
+            _ => return None,
+        };
+        let minimal = match serial {
+            [] => false,
+            [0x00, next, ..] => *next >= 0x80,
+            [0xff, next, ..] => *next < 0x80,
+            _ => true,
+        };
+        (minimal && serial.len() <= 21).then_some(serial)
     }
 
     /// Whether `id` names this issuer (by SHA-1 or SHA-256 hashes).
@@ -161,6 +220,16 @@ pub fn serial_hex(id: &CertId) -> String {
     let bytes = id.serial_number.as_bytes();
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     hex::encode(&bytes[first..])
+}
+
+/// [`serial_hex`] of the serial's INTEGER content `bytes` (at most 21
+/// octets), written into `buf` without allocating.
+pub fn serial_hex_in<'b>(bytes: &[u8], buf: &'b mut [u8; 42]) -> Option<&'b str> {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    let bytes = &bytes[first..];
+    let out = buf.get_mut(..bytes.len() * 2)?;
+    hex::encode_to_slice(bytes, out).ok()?;
+    std::str::from_utf8(out).ok()
 }
 
 /// What one CertID is answered with.
@@ -303,14 +372,9 @@ mod tests {
 
     #[test]
     fn serials_are_hex_without_leading_zeros() {
-        let hashes = IssuerHashes {
-            sha1: (vec![1; 20], vec![2; 20]),
-            sha256: (vec![3; 32], vec![4; 32]),
-            canonical: AlgorithmIdentifierOwned {
-                oid: SHA1,
-                parameters: Some(Any::from(Null)),
-            },
-        };
+        let hashes =
+            IssuerHashes::from_hashes((vec![1; 20], vec![2; 20]), (vec![3; 32], vec![4; 32]))
+                .unwrap_or_else(|_| unreachable!());
         let id = hashes.canonical_id(&[0x7f, 0x01]).map_err(|e| e.0);
         assert_eq!(id.as_ref().map(serial_hex), Ok("7f01".to_owned()));
         assert!(id.as_ref().is_ok_and(|id| hashes.is_canonical(id)));
@@ -319,5 +383,115 @@ mod tests {
             o.issuer_key_hash = OctetString::new(vec![9u8; 20]).unwrap_or_else(|_| unreachable!());
         }
         assert!(other.is_ok_and(|id| !hashes.matches(&id)));
+    }
+
+    fn request(ids: Vec<CertId>, nonce: Option<&[u8]>) -> Vec<u8> {
+        use x509_ocsp::{Request, TbsRequest};
+        let request_extensions = nonce.map(|n| {
+            let name = x509_cert::name::Name::default();
+            vec![
+                Nonce::new(n)
+                    .and_then(|n| n.to_extension(&name, &[]))
+                    .unwrap_or_else(|_| unreachable!()),
+            ]
+        });
+        OcspRequest {
+            tbs_request: TbsRequest {
+                version: Version::V1,
+                requestor_name: None,
+                request_list: ids
+                    .into_iter()
+                    .map(|req_cert| Request {
+                        req_cert,
+                        single_request_extensions: None,
+                    })
+                    .collect(),
+                request_extensions,
+            },
+            optional_signature: None,
+        }
+        .to_der()
+        .unwrap_or_else(|_| unreachable!())
+    }
+
+    /// What the full reading makes of `der`, as the fast path should see
+    /// it: the hex serial of a lone canonical CertID without a nonce.
+    fn by_full_reading(hashes: &IssuerHashes, der: &[u8]) -> Option<String> {
+        let r = read_request(der).ok()?;
+        match (r.ids.as_slice(), r.nonce) {
+            ([id], None) if hashes.is_canonical(id) => Some(serial_hex(id)),
+            _ => None,
+        }
+    }
+
+    fn by_fast_path(hashes: &IssuerHashes, der: &[u8]) -> Option<String> {
+        let mut buf = [0u8; 42];
+        hashes
+            .canonical_serial(der)
+            .and_then(|s| serial_hex_in(s, &mut buf).map(str::to_owned))
+    }
+
+    #[test]
+    fn the_fast_path_reads_requests_exactly_as_the_full_reading() {
+        let hashes =
+            IssuerHashes::from_hashes((vec![1; 20], vec![2; 20]), (vec![3; 32], vec![4; 32]))
+                .unwrap_or_else(|_| unreachable!());
+        let id = |serial: &[u8]| {
+            hashes
+                .canonical_id(serial)
+                .unwrap_or_else(|_| unreachable!())
+        };
+        let mut sha256 = id(&[0x42]);
+        sha256.hash_algorithm.oid = SHA256;
+        sha256.issuer_name_hash =
+            OctetString::new(vec![3u8; 32]).unwrap_or_else(|_| unreachable!());
+        sha256.issuer_key_hash = OctetString::new(vec![4u8; 32]).unwrap_or_else(|_| unreachable!());
+        let mut no_params = id(&[0x42]);
+        no_params.hash_algorithm.parameters = None;
+        let mut inputs = vec![
+            request(vec![id(&[0x42])], None),
+            request(vec![id(&[0x7f; 16])], None),
+            request(vec![id(&[0x80, 1, 2])], None),
+            request(vec![id(&[0xff; 19])], None),
+            request(vec![id(&[0x00])], None),
+            request(vec![id(&[0x42])], Some(b"0123456789abcdef")),
+            request(vec![id(&[0x42]), id(&[0x43])], None),
+            request(vec![sha256], None),
+            request(vec![no_params], None),
+        ];
+        let expected = [Some("42"), Some(&"7f".repeat(16)[..]), Some("800102")];
+        for (input, want) in inputs.iter().zip(expected) {
+            assert_eq!(by_fast_path(&hashes, input).as_deref(), want);
+        }
+        assert!(
+            inputs[5..]
+                .iter()
+                .all(|i| by_fast_path(&hashes, i).is_none())
+        );
+        // Every single-byte change, truncation and extension of these
+        // requests: whatever the fast path accepts, the full reading reads
+        // the same way.
+        let seeds = inputs.clone();
+        for seed in &seeds {
+            for i in 0..seed.len() {
+                for v in [0x00, 0x01, 0x02, 0x30, 0x7f, 0x80, 0x81, 0xff] {
+                    let mut m = seed.clone();
+                    m[i] = v;
+                    inputs.push(m);
+                }
+                inputs.push(seed[..i].to_vec());
+            }
+            let mut longer = seed.clone();
+            longer.push(0);
+            inputs.push(longer);
+        }
+        let mut accepted = 0;
+        for input in &inputs {
+            if let Some(fast) = by_fast_path(&hashes, input) {
+                accepted += 1;
+                assert_eq!(by_full_reading(&hashes, input), Some(fast), "{input:02x?}");
+            }
+        }
+        assert!(accepted >= 4);
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use tokio::sync::{Notify, Semaphore};
 
-use super::index::CrlIndex;
+use super::index::{CrlIndex, Snapshot};
 use super::ocsp::{self, IssuerHashes, RequestError, Status};
 use super::responder_key::{self, ResponderKey, ResponderKeyError};
 use crate::authority::Authority;
@@ -164,9 +164,21 @@ impl Revocation {
             on_demand: Semaphore::new(ON_DEMAND),
         });
         // The whole index, then the first CRL, before serving: the CRL
-        // endpoint never answers "not yet".
-        service.load_changes(0).await?;
+        // endpoint never answers "not yet". Responses are signed ahead in
+        // the background (a million take about a minute); until a
+        // certificate's is ready, its requests are signed on demand.
+        let resign = service.apply_changes(0).await?;
         service.publish_crl().await?;
+        let presigner = Arc::clone(&service);
+        tokio::spawn(async move {
+            let count = resign.len();
+            match presigner.sign_ahead(resign).await {
+                Ok(()) => tracing::info!(count, "OCSP responses signed ahead"),
+                Err(e) => {
+                    tracing::error!(error = %e, "signing OCSP responses ahead failed; they are signed on demand when asked")
+                }
+            }
+        });
         tokio::spawn(Arc::clone(&service).poll_loop());
         tokio::spawn(Arc::clone(&service).crl_loop());
         Ok(service)
@@ -207,6 +219,9 @@ impl Revocation {
 
     /// Answers a DER OCSP request.
     pub async fn answer(&self, request: &[u8]) -> OcspAnswer {
+        if let Some(answer) = self.presigned_answer(request) {
+            return answer;
+        }
         let parsed = match ocsp::read_request(request) {
             Ok(p) => p,
             Err(e) => return error_answer(&e),
@@ -244,6 +259,25 @@ impl Revocation {
                 }
             }
         }
+    }
+
+    /// The presigned response to the usual request (see
+    /// [`IssuerHashes::canonical_serial`]), read without decoding it in
+    /// full; `None` sends the request the long way, which answers it the
+    /// same way when a fresh presigned response is held.
+    ///
+    /// [`IssuerHashes::canonical_serial`]: ocsp::IssuerHashes::canonical_serial
+    fn presigned_answer(&self, request: &[u8]) -> Option<OcspAnswer> {
+        let serial = self.hashes.canonical_serial(request)?;
+        let mut buf = [0u8; 42];
+        let serial = ocsp::serial_hex_in(serial, &mut buf)?;
+        let at = now();
+        let cache = read(&self.cache);
+        let hit = cache.get(serial)?;
+        (hit.next_update - at > OCSP_VALIDITY - OCSP_REFRESH_AGE - 3600).then(|| OcspAnswer {
+            der: hit.der.clone(),
+            times: Some((hit.this_update, hit.next_update)),
+        })
     }
 
     async fn sign_on_demand(
@@ -350,6 +384,13 @@ impl Revocation {
     /// Reads the registry's changes since `since` into the index, and signs
     /// responses for new certificates and changed standings.
     async fn load_changes(&self, since: i64) -> Result<(), RevocationError> {
+        let resign = self.apply_changes(since).await?;
+        self.sign_ahead(resign).await
+    }
+
+    /// Reads the registry's changes since `since` into the index; returns
+    /// the responses to sign (new certificates, changed standings).
+    async fn apply_changes(&self, since: i64) -> Result<Vec<(String, Standing)>, RevocationError> {
         let store = &self.authority.store;
         let rows = store.revocations_changed_since(since).await?;
         let superseded = store.superseded_since(since).await?;
@@ -382,7 +423,7 @@ impl Revocation {
         if changed {
             self.crl_due.notify_one();
         }
-        self.sign_ahead(resign).await
+        Ok(resign)
     }
 
     /// Responses older than [`OCSP_REFRESH_AGE`], or all of them.
@@ -458,6 +499,7 @@ impl Revocation {
 
     /// Builds and signs a CRL from the index if it changed or is due.
     pub async fn publish_crl(&self) -> Result<(), RevocationError> {
+        let started = std::time::Instant::now();
         let at = now();
         let (version, listed) = {
             let index = read(&self.index);
@@ -468,7 +510,7 @@ impl Revocation {
             {
                 return Ok(());
             }
-            (version, index.listed())
+            (version, index.snapshot())
         };
         let number = self
             .authority
@@ -476,11 +518,12 @@ impl Revocation {
             .next_crl_number(self.issuer_id())
             .await?;
         let authority = Arc::clone(&self.authority);
-        let entries = listed.len();
-        let der = tokio::task::spawn_blocking(move || build_crl(&authority, listed, number, at))
-            .await
-            .map_err(|e| RevocationError::Signing(e.to_string()))??;
-        tracing::info!(number, entries, "CRL published");
+        let (der, entries) =
+            tokio::task::spawn_blocking(move || build_crl(&authority, &listed, number, at))
+                .await
+                .map_err(|e| RevocationError::Signing(e.to_string()))??;
+        let elapsed_ms = started.elapsed().as_millis();
+        tracing::info!(number, entries, elapsed_ms, "CRL published");
         *write(&self.crl) = Some(Arc::new(PublishedCrl {
             der: Bytes::from(der),
             number,
@@ -493,28 +536,41 @@ impl Revocation {
     }
 }
 
+/// Signs the CRL of `listed`; returns its DER and number of entries.
 fn build_crl(
     authority: &Authority,
-    listed: Vec<(String, super::index::Listed)>,
+    listed: &Snapshot,
     number: i64,
     at: i64,
-) -> Result<Vec<u8>, RevocationError> {
+) -> Result<(Vec<u8>, usize), RevocationError> {
     let time = |t: i64| {
         time::OffsetDateTime::from_unix_timestamp(t)
             .map_err(|e| RevocationError::Signing(e.to_string()))
     };
-    let entries = listed
-        .into_iter()
-        .map(|(serial, l)| {
-            Ok(CrlEntry {
-                serial: hex::decode(&serial)
-                    .map_err(|e| RevocationError::Signing(e.to_string()))?,
-                revoked_at: time(l.at)?,
-                reason: Some(l.reason.code()),
-            })
-        })
-        .collect::<Result<Vec<_>, RevocationError>>()?;
-    authority
+    let mut entries = Vec::with_capacity(listed.len());
+    let mut failed = None;
+    listed.for_each(|serial, l| {
+        let entry = hex::decode(serial)
+            .map_err(|e| RevocationError::Signing(e.to_string()))
+            .and_then(|serial| {
+                Ok(CrlEntry {
+                    serial,
+                    revoked_at: time(l.at)?,
+                    reason: Some(l.reason.code()),
+                })
+            });
+        match entry {
+            Ok(e) => entries.push(e),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let count = entries.len();
+    let der = authority
         .signer
         .sign_crl(CrlRequest {
             number: u64::try_from(number).map_err(|e| RevocationError::Signing(e.to_string()))?,
@@ -522,7 +578,8 @@ fn build_crl(
             next_update: time(at + CRL_VALIDITY)?,
             entries,
         })
-        .map_err(|e| RevocationError::Signing(e.to_string()))
+        .map_err(|e| RevocationError::Signing(e.to_string()))?;
+    Ok((der, count))
 }
 
 fn error_answer(e: &RequestError) -> OcspAnswer {
