@@ -23,6 +23,8 @@ fn snapshot(s: &Setup) -> String {
         "certificates",
         "components",
         "revocations",
+        "lifecycle_events",
+        "lifecycle_heads",
         "audit_log",
         "crl_numbers",
     ]
@@ -158,6 +160,30 @@ fn every_endpoint_refuses_every_caller_it_must() {
             format!("{api}/api/v1/robots/{acme_robot}/release"),
             Body::None,
             Some((403, "role.operator_required")),
+        ),
+        (
+            "POST",
+            format!("{api}/api/v1/robots/{acme_robot}/history"),
+            Body::Json(r#"{"type":"sold","details":{"owner":"Mallory"}}"#),
+            Some((403, "robot.foreign")),
+        ),
+        (
+            "POST",
+            format!("{api}/api/v1/robots/{acme_robot}/history"),
+            Body::Json(r#"{"type":"recall_hold","details":{"reason":"x"}}"#),
+            Some((403, "lifecycle.operator_only")),
+        ),
+        (
+            "GET",
+            format!("{api}/api/v1/robots/{acme_robot}/history"),
+            Body::None,
+            Some((403, "robot.foreign")),
+        ),
+        (
+            "GET",
+            format!("{api}/api/v1/robots/{acme_robot}/history/export"),
+            Body::None,
+            Some((403, "robot.foreign")),
         ),
         (
             "GET",
