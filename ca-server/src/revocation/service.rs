@@ -39,6 +39,8 @@ const POLL: Duration = Duration::from_secs(1);
 /// How far back each poll looks again, for transactions that committed
 /// after a later poll started (their rows carry an earlier time).
 const POLL_OVERLAP: i64 = 5;
+/// Longest pause between two CRL builds (see `crl_loop`).
+const CRL_MAX_PAUSE: Duration = Duration::from_secs(10);
 /// Changes arriving within this time go into one CRL.
 const CRL_DEBOUNCE: Duration = Duration::from_millis(200);
 /// Responses signed per blocking task when signing ahead.
@@ -489,7 +491,19 @@ impl Revocation {
                     tokio::time::sleep(CRL_DEBOUNCE).await;
                 }
             }
-            if let Err(e) = self.publish_crl().await {
+            let started = std::time::Instant::now();
+            let published = self.publish_crl().await;
+            // A large CRL takes a core for a second or more: rebuilding it
+            // back to back during a burst of revocations would take that
+            // core from the revocations themselves. After each build, wait
+            // three times as long as it took (at most ten seconds), so a
+            // change still reaches the CRL within seconds and the builds
+            // use at most a quarter of a core.
+            let pause = started.elapsed().saturating_mul(3).min(CRL_MAX_PAUSE);
+            if pause > CRL_DEBOUNCE {
+                tokio::time::sleep(pause - CRL_DEBOUNCE).await;
+            }
+            if let Err(e) = published {
                 tracing::error!(error = %e, "CRL not published; retrying in a second");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 self.crl_due.notify_one();
