@@ -219,6 +219,92 @@ fn wrk(url: &str, script: Option<&Path>, secs: usize) -> R<Wrk> {
     })
 }
 
+/// `openssl ocsp` as a responder for `cert` (an index of one valid
+/// certificate, the CA's delegated signer): responses/s to 16 concurrent
+/// clients POSTing `request`. It answers one request per connection and
+/// signs each response.
+fn openssl_responder(dir: &Path, ca: &Path, cert: &Path, request: &Path, secs: usize) -> R<f64> {
+    let serial = run(Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(cert))?;
+    let serial = serial
+        .trim()
+        .strip_prefix("serial=")
+        .ok_or_else(|| format!("openssl x509 -serial printed {serial:?}"))?
+        .to_owned();
+    let index = dir.join("openssl-index.txt");
+    std::fs::write(
+        &index,
+        format!("V\t491231235959Z\t\t{serial}\tunknown\t/CN=robot\n"),
+    )
+    .map_err(s)?;
+    std::fs::write(dir.join("openssl-index.txt.attr"), "unique_subject = no\n").map_err(s)?;
+    let port = free_port()?;
+    let mut child = Command::new("openssl")
+        .args(["ocsp", "-index"])
+        .arg(&index)
+        .args(["-port", &port.to_string(), "-rsigner"])
+        .arg(ca.join("ocsp-signer.pem"))
+        .arg("-rkey")
+        .arg(ca.join("ocsp-signer.key"))
+        .arg("-CA")
+        .arg(ca.join("issuing-ca.pem"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("openssl ocsp responder: {e}"))?;
+    let url = format!("http://127.0.0.1:{port}/");
+    // Ready when it says so. (Probing the port would hang it: a client
+    // that connects and closes without a byte stops openssl's responder.)
+    let stderr = child.stderr.take().ok_or("openssl ocsp: no stderr")?;
+    let ready = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+        .map_while(Result::ok)
+        .any(|line| line.contains("waiting for OCSP client connections"));
+    if !ready {
+        let _ = child.kill();
+        return Err("openssl ocsp responder did not start".into());
+    }
+    // wrk gets no answer from openssl's one-request-per-connection HTTP
+    // server, so 16 client threads POST over a new connection each time.
+    let request = std::fs::read(request).map_err(s)?;
+    let until = std::time::Instant::now() + Duration::from_secs(u64::try_from(secs).unwrap_or(8));
+    let answered: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..16)
+            .map(|_| {
+                let (url, request) = (&url, &request);
+                scope.spawn(move || {
+                    let Ok(client) = reqwest::blocking::Client::builder()
+                        .pool_max_idle_per_host(0)
+                        .build()
+                    else {
+                        return 0;
+                    };
+                    let mut ok = 0usize;
+                    while std::time::Instant::now() < until {
+                        let answer = client
+                            .post(url.as_str())
+                            .header("content-type", "application/ocsp-request")
+                            .body(request.clone())
+                            .send();
+                        if answer.is_ok_and(|r| r.status().is_success()) {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if answered == 0 {
+        return Err("openssl ocsp answered no request".into());
+    }
+    Ok(f64::from(u32::try_from(answered).unwrap_or(u32::MAX))
+        / f64::from(u32::try_from(secs).unwrap_or(8)))
+}
+
 /// A wrk script that POSTs `body` as an OCSP request.
 fn post_script(path: &Path, body: &[u8]) -> R<()> {
     let escaped: String = body.iter().map(|b| format!("\\{b}")).collect();
@@ -335,6 +421,12 @@ fn ocsp_part(server: &Server, dir: &Path, cert_pem: &str, secs: usize) -> R<()> 
         posts.push(post.rps);
     }
     let total = |v: &[f64]| v.iter().sum::<f64>();
+    let openssl = openssl_responder(dir, &ca, &cert, &req_path, secs)?;
+    println!(
+        "baseline: `openssl ocsp` as a responder (signs every response), POST: {openssl:.0}/s; \
+         robotid POST is {:.1}x that",
+        total(&posts) / 3.0 / openssl
+    );
     println!(
         "all rounds: nginx {:.0}/s, robotid GET {:.0}/s ({:.2}x), POST {:.0}/s ({:.2}x)",
         total(&bases) / 3.0,
