@@ -485,9 +485,17 @@ fn parse_oid(text: &str) -> Result<ObjectIdentifier, String> {
     if text.len() > MAX_CHARS {
         return Err(format!("longer than {MAX_CHARS} characters"));
     }
-    let too_large = text.split('.').find(|arc| {
-        !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()) && arc.parse::<u32>().is_err()
-    });
+    // const-oid's text parser overflows (a panic in debug builds) on a
+    // long run of digits that ends in some other character, so every arc
+    // must be a decimal number before it sees the text.
+    if let Some(arc) = text
+        .split('.')
+        .find(|arc| arc.is_empty() || !arc.bytes().all(|b| b.is_ascii_digit()))
+    {
+        let shown: String = arc.chars().take(40).collect();
+        return Err(format!("arc {shown:?} is not a decimal number"));
+    }
+    let too_large = text.split('.').find(|arc| arc.parse::<u32>().is_err());
     if let Some(arc) = too_large {
         return Err(format!("arc {arc} is larger than {}", u32::MAX));
     }
@@ -537,13 +545,21 @@ mod tests {
     fn oid_arcs_beyond_u32_are_refused() {
         let found = include_str!("../../fuzz/regressions/policy/oid-arc-over-u32.toml");
         let e = Policy::from_toml(found, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("certificate.policy"), "{e}");
+        // A long arc with a non-digit in it (fuzzing, second finding).
+        let found = include_str!("../../fuzz/regressions/policy/oid-arc-with-a-non-digit.toml");
+        let e = Policy::from_toml(found, "t.toml").unwrap_err().to_string();
         assert!(
-            e.contains("certificate.policy") && e.contains("larger than"),
+            e.contains("certificate.policy") && e.contains("not a decimal number"),
             "{e}"
         );
         for oid in [
+            "1.2.3x",
+            "1..2",
+            "1.2.",
             "1.2.4294967296",
             "1.2.99999999999999999999999",
+            "1.2.777777777777777777777777777777?7777",
             "2.4294967295.1",
         ] {
             let text =
