@@ -7,64 +7,7 @@
 use std::sync::Arc;
 
 use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
-use robotid_bench::{Server, count, https, report, timed};
-use robotid_issuer::csr;
-use robotid_verifier::identity::{
-    DateTime, DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
-};
-use robotid_verifier::robot_id::RobotId;
-
-fn identity(serial: usize) -> Result<RobotIdentity, String> {
-    let id = RobotId::new("UBX", "WK5", &format!("{serial:08}")).map_err(|e| e.to_string())?;
-    let p = |name: &str, value: i64, unit: &str| TechnicalParameter {
-        name: name.into(),
-        value,
-        unit: unit.into(),
-    };
-    let c = |kind: &str| KeyComponent {
-        kind: kind.into(),
-        part_number: "P-1".into(),
-        supplier: "Supplier".into(),
-        serial: format!("{kind}-{serial}"),
-        digests: vec![DigestAlgorithm::Sha256.digest(kind.as_bytes())],
-    };
-    Ok(RobotIdentity {
-        robot_id: id.as_str().into(),
-        manufacturer: Manufacturer {
-            code: "UBX".into(),
-            name: "UBX".into(),
-            country: "XX".into(),
-        },
-        model: "WK5".into(),
-        production_date: der_date(),
-        parameters: vec![
-            p("height_mm", 1650, "mm"),
-            p("mass_g", 58500, "g"),
-            p("degrees_of_freedom", 41, "1"),
-            p("payload_g", 15000, "g"),
-            p("battery_mwh", 960000, "mWh"),
-        ],
-        components: vec![
-            c("main-controller"),
-            c("safety-controller"),
-            c("battery-pack"),
-        ],
-    })
-}
-
-fn der_date() -> DateTime {
-    DateTime::new(2026, 11, 20, 0, 0, 0).unwrap_or(DateTime::INFINITY)
-}
-
-fn csrs(from: usize, n: usize) -> Result<Vec<String>, String> {
-    let key = KeyPair::generate().map_err(|e| e.to_string())?;
-    (from..from + n)
-        .map(|i| {
-            let der = csr::create(&identity(i)?, &key).map_err(|e| e.to_string())?;
-            Ok(robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der))
-        })
-        .collect()
-}
+use robotid_bench::{Server, count, csrs, https, report, timed};
 
 /// Baseline: rcgen building and signing simple P-256 leaf certificates.
 fn rcgen_signing_rate(n: usize) -> Result<f64, String> {
