@@ -19,6 +19,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use tokio::sync::{Notify, Semaphore};
 
+use super::background;
 use super::index::{CrlIndex, Snapshot};
 use super::ocsp::{self, IssuerHashes, RequestError, Status};
 use super::responder_key::{self, ResponderKey, ResponderKeyError};
@@ -60,6 +61,15 @@ pub enum RevocationError {
     /// Signing a CRL or a response.
     #[error("revocation service: {0}")]
     Signing(String),
+}
+
+/// Whether signing ahead is on a request's path or bulk work.
+#[derive(Clone, Copy, Debug)]
+enum Urgency {
+    /// A revoke waits for it: on the caller's thread.
+    Now,
+    /// New certificates, refreshes, the start: lower priority.
+    Background,
 }
 
 /// A presigned OCSP response.
@@ -174,7 +184,7 @@ impl Revocation {
         let presigner = Arc::clone(&service);
         tokio::spawn(async move {
             let count = resign.len();
-            match presigner.sign_ahead(resign).await {
+            match presigner.sign_ahead(resign, Urgency::Background).await {
                 Ok(()) => tracing::info!(count, "OCSP responses signed ahead"),
                 Err(e) => {
                     tracing::error!(error = %e, "signing OCSP responses ahead failed; they are signed on demand when asked")
@@ -210,7 +220,7 @@ impl Revocation {
             index.standing(&record.serial_hex)
         };
         if let Err(e) = self
-            .sign_ahead(vec![(record.serial_hex.clone(), standing)])
+            .sign_ahead(vec![(record.serial_hex.clone(), standing)], Urgency::Now)
             .await
         {
             // The poller signs it on its next round.
@@ -343,12 +353,16 @@ impl Revocation {
 
     /// Signs canonical responses for `items` (serial, standing) and keeps
     /// them, a chunk per blocking task so that serving goes on meanwhile.
-    async fn sign_ahead(&self, items: Vec<(String, Standing)>) -> Result<(), RevocationError> {
+    async fn sign_ahead(
+        &self,
+        items: Vec<(String, Standing)>,
+        urgency: Urgency,
+    ) -> Result<(), RevocationError> {
         for chunk in items.chunks(SIGN_CHUNK) {
             let chunk = chunk.to_vec();
             let key = Arc::clone(&read(&self.key));
             let hashes = self.hashes.clone();
-            let signed = tokio::task::spawn_blocking(move || {
+            let sign = move || {
                 let at = now();
                 chunk
                     .into_iter()
@@ -371,9 +385,13 @@ impl Revocation {
                         ))
                     })
                     .collect::<Result<Vec<_>, String>>()
-            })
-            .await
-            .map_err(|e| RevocationError::Signing(e.to_string()))?
+            };
+            let signed = match urgency {
+                // One response: a signature of some tens of microseconds,
+                // cheaper here than a hand-off to another thread.
+                Urgency::Now => sign(),
+                Urgency::Background => background::run("ocsp-presign", sign).await?,
+            }
             .map_err(RevocationError::Signing)?;
             let mut cache = write(&self.cache);
             for (serial, cached) in signed {
@@ -387,7 +405,7 @@ impl Revocation {
     /// responses for new certificates and changed standings.
     async fn load_changes(&self, since: i64) -> Result<(), RevocationError> {
         let resign = self.apply_changes(since).await?;
-        self.sign_ahead(resign).await
+        self.sign_ahead(resign, Urgency::Background).await
     }
 
     /// Reads the registry's changes since `since` into the index; returns
@@ -476,7 +494,7 @@ impl Revocation {
             *write(&self.key) = Arc::new(key);
         }
         let stale = self.stale(due);
-        self.sign_ahead(stale).await
+        self.sign_ahead(stale, Urgency::Background).await
     }
 
     async fn crl_loop(self: Arc<Self>) {
@@ -533,9 +551,7 @@ impl Revocation {
             .await?;
         let authority = Arc::clone(&self.authority);
         let (der, entries) =
-            tokio::task::spawn_blocking(move || build_crl(&authority, &listed, number, at))
-                .await
-                .map_err(|e| RevocationError::Signing(e.to_string()))??;
+            background::run("crl", move || build_crl(&authority, &listed, number, at)).await??;
         let elapsed_ms = started.elapsed().as_millis();
         tracing::info!(number, entries, elapsed_ms, "CRL published");
         *write(&self.crl) = Some(Arc::new(PublishedCrl {

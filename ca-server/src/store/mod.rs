@@ -18,6 +18,7 @@
 mod admin;
 mod audit;
 mod batch;
+mod checkpoint;
 mod completion;
 mod decide;
 mod error;
@@ -91,6 +92,9 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite files only: the background WAL checkpoint, stopped with the
+    /// last clone.
+    _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 impl Store {
@@ -118,7 +122,14 @@ impl Store {
                 backend: backend.as_str(),
                 source,
             })?;
-        Ok(Store { pool, backend })
+        let file = backend == Backend::Sqlite && !is_memory(&url);
+        let _checkpointer =
+            file.then(|| std::sync::Arc::new(checkpoint::Checkpointer::start(pool.clone())));
+        Ok(Store {
+            pool,
+            backend,
+            _checkpointer,
+        })
     }
 
     /// Which database this is.
@@ -163,6 +174,10 @@ async fn commit(tx: Transaction<'static, Any>, what: &str) -> Result<(), StoreEr
         .map_err(StoreError::db(format!("{what}: commit")))
 }
 
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 /// SQLite: create the file if missing, and on every connection WAL (readers
 /// do not block the writer), synchronous=FULL (a commit is on disk before it
 /// is acknowledged), a busy timeout (writers queue instead of failing),
@@ -176,7 +191,7 @@ fn sqlite_pool(url: &str) -> (String, AnyPoolOptions) {
         format!("{url}?mode=rwc")
     };
     // An in-memory database lives and dies with its one connection.
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let memory = is_memory(&url);
     let options = AnyPoolOptions::new()
         .max_connections(if memory { 1 } else { 8 })
         .idle_timeout(if memory {
@@ -194,6 +209,10 @@ fn sqlite_pool(url: &str) -> (String, AnyPoolOptions) {
                 for pragma in [
                     "PRAGMA journal_mode = WAL".to_owned(),
                     "PRAGMA synchronous = FULL".to_owned(),
+                    format!(
+                        "PRAGMA wal_autocheckpoint = {}",
+                        checkpoint::AUTOCHECKPOINT_PAGES
+                    ),
                     format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
                     "PRAGMA foreign_keys = ON".to_owned(),
                     // 32 MiB of page cache (the default is 2 MiB): a batch of
