@@ -560,3 +560,66 @@ fn openssl_agrees_on_revocation_from_the_same_crls() {
         }
     }
 }
+
+#[test]
+fn a_verification_cache_is_reused_across_processes_and_must_be_private() {
+    let tmp = tempdir();
+    let s = setup(tmp.path(), "E2E Cache");
+    let d = &s.dir;
+    let reason = |run: &Run| {
+        json(run)["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "chain")
+            .unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let cached = with(&["--cache", "cache", "--json"]);
+    let first = verify(d, &cached).expect_code(0);
+    assert!(!reason(&first).contains("earlier run"), "{}", first.stdout);
+    let second = verify(d, &cached).expect_code(0);
+    assert!(reason(&second).contains("earlier run"), "{}", second.stdout);
+    // The same through the environment.
+    let by_env = Run::from(
+        std::process::Command::new(bin("robotid-verify"))
+            .args(with(&["--json"]))
+            .env("ROBOTID_VERIFY_CACHE", "cache")
+            .current_dir(d)
+            .output()
+            .unwrap(),
+    )
+    .expect_code(0);
+    assert!(reason(&by_env).contains("earlier run"), "{}", by_env.stdout);
+    // Another root's CA is not vouched for by the entry: it still fails.
+    let other = tempdir();
+    let o = setup(other.path(), "E2E Cache");
+    std::fs::copy(o.dir.join("robot.pem"), d.join("stranger.pem")).unwrap();
+    let stranger = verify(
+        d,
+        &[
+            "--cert",
+            "stranger.pem",
+            "--trust",
+            "ca/root-ca.pem",
+            "--chain",
+            "ca/issuing-ca.pem",
+            "--cache",
+            "cache",
+            "--json",
+        ],
+    )
+    .expect_code(1);
+    assert_eq!(check(&json(&stranger), "chain").0, "fail");
+
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.join("cache"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = verify(d, &cached).expect_code(2);
+    assert!(
+        refused.stderr.contains("cache.permissions"),
+        "{}",
+        refused.stderr
+    );
+}

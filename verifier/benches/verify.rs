@@ -531,6 +531,31 @@ fn main() {
         pinned,
         "no root signature to check",
     );
+    // The root as anchor, with --cache: the first run proves the issuing
+    // CA under the root and writes it down, the rest reuse the proof.
+    let cache_dir = work.path().join("verify-cache");
+    let cached = spawn_rate(&|f| {
+        let mut c = Command::new(exe);
+        c.arg("--cert")
+            .arg(f)
+            .arg("--trust")
+            .arg(&root)
+            .arg("--chain")
+            .arg(&issuing_pem)
+            .arg("--cache")
+            .arg(&cache_dir)
+            .arg("--crl")
+            .arg(&small_crl)
+            .arg("--policy")
+            .arg(&policy_path)
+            .arg("--json");
+        c
+    });
+    line(
+        "robotid-verify, one process per certificate, root as --trust with --cache, 20-entry CRL + policy",
+        cached,
+        "root's signature on the issuing CA checked in the first run only",
+    );
     // Built by `cargo build --release`, not by this bench: measured when present.
     let robotid = Path::new(exe).with_file_name("robotid");
     if robotid.exists() {

@@ -47,6 +47,12 @@ impl Inspector {
         {
             return (Check::pass(NAME, issuer.reason.clone()), Some(issuer));
         }
+        if in_validity
+            && self.use_cache
+            && let Some(issuer) = self.persisted_issuer(ee, extra)
+        {
+            return (Check::pass(NAME, issuer.reason.clone()), Some(issuer));
+        }
         let joined: Vec<CertificateDer<'_>>;
         let intermediates: &[CertificateDer<'_>] = if extra.is_empty() {
             &self.intermediates
@@ -99,13 +105,20 @@ impl Inspector {
                     ));
                 }
                 let issuer = Arc::new(issuer);
-                if cacheable
-                    && self.use_cache
-                    && issuer.as_anchor.is_some()
-                    && let Ok(mut cache) = self.issuers.write()
-                    && !cache.iter().any(|c| c.der == issuer.der)
-                {
-                    cache.push(issuer.clone());
+                if cacheable && self.use_cache && issuer.as_anchor.is_some() {
+                    if let Ok(mut cache) = self.issuers.write()
+                        && !cache.iter().any(|c| c.der == issuer.der)
+                    {
+                        cache.push(issuer.clone());
+                    }
+                    if let (Some(persistent), Some(anchor_der)) = (
+                        &self.persistent,
+                        anchor_index.and_then(|i| self.anchors_der.get(i)),
+                    ) && !persistent.proved(anchor_der, &issuer.der)
+                    {
+                        // A cache that cannot be written costs only speed.
+                        let _ = persistent.record(anchor_der, &issuer.der);
+                    }
                 }
                 (Check::pass(NAME, issuer.reason.clone()), Some(issuer))
             }
@@ -137,6 +150,74 @@ impl Inspector {
             })
             .cloned()
     }
+}
+
+impl Inspector {
+    /// An issuing CA of `ee` that the persistent cache says was proved
+    /// under one of the anchors, valid at the inspector's time, and whose
+    /// key verifies `ee` (webpki, with the CA standing in as the anchor).
+    fn persisted_issuer(
+        &self,
+        ee: &EndEntityCert<'_>,
+        extra: &[CertificateDer<'_>],
+    ) -> Option<Arc<Issuer>> {
+        let persistent = self.persistent.as_ref()?;
+        for ca in self.intermediates.iter().chain(extra) {
+            let Ok(candidate) = EndEntityCert::try_from(ca) else {
+                continue;
+            };
+            if candidate.subject() != ee.issuer() {
+                continue;
+            }
+            let Some(anchor_index) = self
+                .anchors_der
+                .iter()
+                .position(|anchor| persistent.proved(anchor, ca))
+            else {
+                continue;
+            };
+            let anchor_name = self
+                .anchor_names
+                .get(anchor_index)
+                .cloned()
+                .unwrap_or_default();
+            let Some(mut issuer) = issuer_facts(ca.clone().into_owned(), &anchor_name) else {
+                continue;
+            };
+            issuer
+                .reason
+                .push_str(" (the CA's own path proved in an earlier run: --cache)");
+            let verifies = issuer.as_anchor.as_ref().is_some_and(|anchor| {
+                ee.verify_for_usage(
+                    SIGNATURE_ALGORITHMS,
+                    std::slice::from_ref(anchor),
+                    &[],
+                    unix(self.at),
+                    key_usage(),
+                    None,
+                    None,
+                )
+                .is_ok()
+            });
+            if verifies && valid_at(&issuer.der, self.at) {
+                let issuer = Arc::new(issuer);
+                if let Ok(mut cache) = self.issuers.write() {
+                    cache.push(issuer.clone());
+                }
+                return Some(issuer);
+            }
+        }
+        None
+    }
+}
+
+/// Whether the CA certificate `der` is within its validity at `at`: the
+/// one fact about the CA that a cache entry cannot vouch for.
+fn valid_at(der: &[u8], at: i64) -> bool {
+    X509Certificate::from_der(der).is_ok_and(|(_, c)| {
+        let v = c.validity();
+        (v.not_before.timestamp()..=v.not_after.timestamp()).contains(&at)
+    })
 }
 
 fn issuer_facts(der: CertificateDer<'static>, anchor_name: &str) -> Option<Issuer> {

@@ -28,6 +28,9 @@
 mod certificate;
 mod chain;
 mod checks;
+mod issuer_cache;
+
+pub use issuer_cache::{CacheError, IssuerCache};
 
 use certificate::Certificate;
 use chain::Issuer;
@@ -115,6 +118,8 @@ pub struct Inspector {
     at_text: String,
     use_cache: bool,
     issuers: RwLock<Vec<Arc<Issuer>>>,
+    /// Proved issuing CAs kept across processes, if asked for.
+    persistent: Option<IssuerCache>,
 }
 
 static ROBOT_IDENTITY: const_oid::ObjectIdentifier = oid::ID_KP_ROBOT_IDENTITY;
@@ -160,6 +165,7 @@ impl Inspector {
             at_text: rfc3339(config.at),
             use_cache: true,
             issuers: RwLock::new(Vec::new()),
+            persistent: None,
         })
     }
 
@@ -168,6 +174,14 @@ impl Inspector {
     /// changes a verdict.
     pub fn without_issuer_cache(mut self) -> Self {
         self.use_cache = false;
+        self
+    }
+
+    /// The same inspector, also remembering proved issuing CAs in `cache`
+    /// across processes (see [`IssuerCache`]). Like the in-process cache,
+    /// it can make a verdict faster but never different.
+    pub fn with_persistent_cache(mut self, cache: IssuerCache) -> Self {
+        self.persistent = Some(cache);
         self
     }
 

@@ -111,6 +111,11 @@ pub struct VerifyArgs {
     /// 2027-05-01T12:00:00Z) instead of now.
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub at: Option<i64>,
+    /// Remember issuing CAs already proved under --trust in DIR (created
+    /// private, 0700), so that later runs skip the root's signature on
+    /// them; for one process per certificate. Never changes a verdict.
+    #[arg(long, value_name = "DIR", env = "ROBOTID_VERIFY_CACHE")]
+    pub cache: Option<PathBuf>,
     /// One JSON document on stdout (schema: docs/verifier.md).
     #[arg(long)]
     pub json: bool,

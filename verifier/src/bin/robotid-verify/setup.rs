@@ -2,7 +2,7 @@
 
 use robotid_verifier::crl::Crl;
 use robotid_verifier::input;
-use robotid_verifier::inspect::{InspectError, Inspector, InspectorConfig};
+use robotid_verifier::inspect::{InspectError, Inspector, InspectorConfig, IssuerCache};
 use robotid_verifier::policy::Policy;
 
 use crate::args::VerifyArgs;
@@ -69,7 +69,13 @@ pub fn inspector(args: &VerifyArgs) -> Result<Inspector, Unusable> {
         .map(Policy::load)
         .transpose()
         .map_err(|e| Unusable::input(e.to_string()))?;
-    Inspector::new(InspectorConfig {
+    let cache = args
+        .cache
+        .as_deref()
+        .map(IssuerCache::open)
+        .transpose()
+        .map_err(|e| Unusable::input(format!("{e} (rule {})", e.rule())))?;
+    let inspector = Inspector::new(InspectorConfig {
         anchors,
         intermediates,
         crls,
@@ -82,6 +88,10 @@ pub fn inspector(args: &VerifyArgs) -> Result<Inspector, Unusable> {
             index + 1
         )),
         other => Unusable::input(format!("--trust: {other}")),
+    })?;
+    Ok(match cache {
+        Some(cache) => inspector.with_persistent_cache(cache),
+        None => inspector,
     })
 }
 
