@@ -54,6 +54,9 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// How long a SQLite connection waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
+/// SQLite connections for reads (writes have one of their own).
+const SQLITE_READERS: u32 = 8;
+
 /// Page cache of each SQLite connection, KiB.
 const SQLITE_CACHE_KIB: u32 = 32 * 1024;
 
@@ -90,7 +93,16 @@ impl Backend {
 /// The registry store. Cheap to clone: clones share one connection pool.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, everything).
     pool: AnyPool,
+    /// Write transactions ([`Store::begin_write`]). On a SQLite file, one
+    /// connection of its own: SQLite admits one writer at a time anyway,
+    /// and here writers queue in order in the pool, woken the moment the
+    /// connection is free, instead of polling the file lock in the busy
+    /// handler's growing sleeps; and the one writer's page cache stays
+    /// valid from one transaction to the next, where a pool connection's is
+    /// thrown away whenever another connection wrote. Elsewhere, `pool`.
+    writer: AnyPool,
     backend: Backend,
     /// SQLite files only: the background WAL checkpoint, stopped with the
     /// last clone.
@@ -104,7 +116,7 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let (url, options) = match backend {
-            Backend::Sqlite => sqlite_pool(url),
+            Backend::Sqlite => sqlite_pool(url, SQLITE_READERS),
             Backend::Postgres => (url.to_owned(), postgres_pool()),
         };
         let pool = options.connect(&url).await.map_err(StoreError::db(format!(
@@ -123,10 +135,22 @@ impl Store {
                 source,
             })?;
         let file = backend == Backend::Sqlite && !is_memory(&url);
+        let writer = if file {
+            let (_, options) = sqlite_pool(&url, 1);
+            options
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect(&url)
+                .await
+                .map_err(StoreError::db("connecting the sqlite registry's writer"))?
+        } else {
+            pool.clone()
+        };
         let _checkpointer =
             file.then(|| std::sync::Arc::new(checkpoint::Checkpointer::start(pool.clone())));
         Ok(Store {
             pool,
+            writer,
             backend,
             _checkpointer,
         })
@@ -148,6 +172,7 @@ impl Store {
 
     /// Closes every connection, waiting for those in use to come back.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -160,7 +185,7 @@ impl Store {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        self.pool
+        self.writer
             .begin_with(statement)
             .await
             .map_err(StoreError::db("starting a write transaction"))
@@ -182,7 +207,7 @@ fn is_memory(url: &str) -> bool {
 /// do not block the writer), synchronous=FULL (a commit is on disk before it
 /// is acknowledged), a busy timeout (writers queue instead of failing),
 /// foreign keys (SQLite leaves them off by default) and a larger page cache.
-fn sqlite_pool(url: &str) -> (String, AnyPoolOptions) {
+fn sqlite_pool(url: &str, connections: u32) -> (String, AnyPoolOptions) {
     let url = if url.contains("mode=") {
         url.to_owned()
     } else if url.contains('?') {
@@ -193,7 +218,7 @@ fn sqlite_pool(url: &str) -> (String, AnyPoolOptions) {
     // An in-memory database lives and dies with its one connection.
     let memory = is_memory(&url);
     let options = AnyPoolOptions::new()
-        .max_connections(if memory { 1 } else { 8 })
+        .max_connections(if memory { 1 } else { connections })
         .idle_timeout(if memory {
             None
         } else {
