@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use rcgen::KeyPair;
 use robotid_issuer::csr::{self, VerifiedCsr};
 use robotid_issuer::signer::{IssueError, PreparedCertificate, Signer};
-use robotid_issuer::vetting::{self, ModelRecord, Refusal};
+use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord, Refusal};
 use robotid_verifier::robot_id::RobotId;
 use time::OffsetDateTime;
 
@@ -146,8 +146,15 @@ impl Authority {
             .await
     }
 
-    /// [`Authority::enroll`], recording `chunk_len` items per transaction
-    /// if given (tests), else as [`record_chunk`] says.
+    /// [`Authority::enroll`], `chunk_len` requests per chunk if given
+    /// (tests), else as [`record_chunk`] says.
+    ///
+    /// The run goes through four stages chunk by chunk, overlapped: while
+    /// chunk k is signed on every core, chunk k + 1 is checked and prepared
+    /// (also on every core), and the registry completes chunk k - 1 and
+    /// then records chunk k + 1 (on its own thread). Each chunk keeps the
+    /// durable order: recorded before it is signed, completed before
+    /// anything is answered.
     async fn enroll_in_chunks(
         self: &Arc<Self>,
         code: &str,
@@ -156,11 +163,8 @@ impl Authority {
         reissue: bool,
         chunk_len: Option<usize>,
     ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
-        let owner = code.to_owned();
         let started = std::time::Instant::now();
         let count = csrs.len();
-        let items = blocking(move || par_map(csrs, |bytes| intake(&bytes, &owner))).await?;
-        let models = self.models_for(code, &items).await?;
         let manufacturer = self
             .store
             .manufacturer(code)
@@ -172,147 +176,81 @@ impl Authority {
                     format!("manufacturer {code} is not registered"),
                 )
             })?;
-
-        let this = Arc::clone(self);
-        let intake_done = started.elapsed();
-        let items = blocking(move || {
-            let now = OffsetDateTime::now_utc();
-            par_map(items, |item| match item {
-                Item::Verified(v) => {
-                    let model = models.get(&v.identity.model);
-                    match vetting::vet(&v, &manufacturer, model) {
-                        Err(r) => Item::Refused(refusal_problem(&r)),
-                        Ok(vetted) => match this.signer.prepare(&vetted, now) {
-                            Ok(p) => {
-                                let components = component_records(&vetted);
-                                Item::Prepared(Box::new((*v, p, components)))
-                            }
-                            Err(e) => Item::Refused(issue_problem(&e)),
-                        },
-                    }
-                }
-                other => other,
-            })
-        })
-        .await?;
-
-        // Identical CSRs in one run (a client retrying while its first
-        // request is still queued) are issued once and answered alike.
-        let mut first_of: HashMap<Vec<u8>, usize> = HashMap::new();
-        let items: Vec<Item> = items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Item::Prepared(b) => match first_of.entry(sha256(&b.0.der)) {
-                    std::collections::hash_map::Entry::Occupied(first) => {
-                        Item::SameAs(*first.get())
-                    }
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(i);
-                        Item::Prepared(b)
-                    }
-                },
-                other => other,
-            })
-            .collect();
-        // One robot, two different requests in one run: the first goes on,
-        // the others are refused here, for the whole run, since the run is
-        // recorded in several transactions below.
-        let mut robot_first: HashMap<String, usize> = HashMap::new();
-        let items: Vec<Item> = items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Item::Prepared(b) => match robot_first.get(b.1.robot_id()) {
-                    Some(first) => Item::Refused(
-                        Problem::new(
-                            StatusCode::CONFLICT,
-                            rules::DUPLICATE_IN_BATCH,
-                            format!(
-                                "robot {} appears again in this batch (items {first} and {i})",
-                                b.1.robot_id()
-                            ),
-                        )
-                        .at("robot_id", b.1.robot_id().to_owned()),
-                    ),
-                    None => {
-                        robot_first.insert(b.1.robot_id().to_owned(), i);
-                        Item::Prepared(b)
-                    }
-                },
-                other => other,
-            })
-            .collect();
-        let prepared_done = started.elapsed();
-
-        // Record, sign and complete in chunks, overlapped: chunk k is signed
-        // on every core while chunk k - 1 is completed and chunk k + 1
-        // recorded. Each chunk keeps the durable order (recorded before it
-        // is signed, completed before anything is answered).
-        let mut slots: Vec<Option<Item>> = Vec::with_capacity(items.len());
-        let mut pending: Vec<(usize, Item)> = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
-            match item {
-                Item::Prepared(_) => {
-                    slots.push(None);
-                    pending.push((i, item));
-                }
-                other => slots.push(Some(other)),
-            }
-        }
-        let chunk_len = chunk_len
-            .unwrap_or_else(|| record_chunk(pending.len()))
-            .max(1);
-        let mut chunks: Vec<Vec<(usize, Item)>> = Vec::new();
-        let mut rest = pending.into_iter().peekable();
+        let manufacturer = Arc::new(manufacturer);
+        let chunk_len = chunk_len.unwrap_or_else(|| record_chunk(count)).max(1);
+        let mut inputs: std::collections::VecDeque<Vec<(usize, Vec<u8>)>> =
+            std::collections::VecDeque::new();
+        let mut rest = csrs.into_iter().enumerate().peekable();
         while rest.peek().is_some() {
-            chunks.push(rest.by_ref().take(chunk_len).collect());
+            inputs.push_back(rest.by_ref().take(chunk_len).collect());
         }
-        let chunk_count = chunks.len();
-        let mut chunks = chunks.into_iter();
-        let mut finished: Vec<(usize, Item)> = Vec::new();
-        let mut recorded = match chunks.next() {
-            Some(c) => Some(self.record(c, code, actor, reissue).await),
+        let chunk_count = inputs.len();
+        let mut slots: Vec<Option<Item>> = (0..count).map(|_| None).collect();
+        let mut models: HashMap<String, Arc<ModelRecord>> = HashMap::new();
+        let mut repeats = Repeats::default();
+
+        let mut prepared = match inputs.pop_front() {
+            Some(c) => Some(
+                self.prepare_chunk(c, code, &manufacturer, &mut models)
+                    .await,
+            ),
             None => None,
         };
+        let mut recorded: Option<Vec<(usize, Item)>> = None;
         let mut signed: Option<Vec<(usize, Item)>> = None;
-        while let Some(chunk) = recorded.take() {
-            let next = chunks.next();
-            let this = Arc::clone(self);
-            let sign = blocking(move || this.sign(chunk));
+        loop {
+            let to_record = prepared
+                .take()
+                .map(|chunk| repeats.sort_out(chunk, &mut slots));
+            if to_record.is_none() && recorded.is_none() && signed.is_none() {
+                break;
+            }
+            let next_input = inputs.pop_front();
+            let to_sign = recorded.take();
             let to_complete = signed.take();
+            let models = &mut models;
+            let manufacturer = &manufacturer;
+            let prepare_side = async move {
+                match next_input {
+                    Some(c) => Some(self.prepare_chunk(c, code, manufacturer, models).await),
+                    None => None,
+                }
+            };
+            let this = Arc::clone(self);
+            let sign_side = async move {
+                match to_sign {
+                    Some(c) => Some(blocking(move || this.sign(c)).await),
+                    None => None,
+                }
+            };
             let store_side = async {
                 let done = match to_complete {
                     Some(c) => self.complete(c, actor).await,
                     None => Vec::new(),
                 };
-                let next = match next {
+                let next = match to_record {
                     Some(c) => Some(self.record(c, code, actor, reissue).await),
                     None => None,
                 };
                 (done, next)
             };
-            let (now_signed, (done, next)) = tokio::join!(sign, store_side);
-            finished.extend(done);
-            signed = Some(now_signed?);
-            recorded = next;
-        }
-        if let Some(c) = signed {
-            finished.extend(self.complete(c, actor).await);
-        }
-        for (i, item) in finished {
-            if let Some(slot) = slots.get_mut(i) {
-                *slot = Some(item);
+            let (next_prepared, now_signed, (done, next_recorded)) =
+                tokio::join!(prepare_side, sign_side, store_side);
+            for (i, item) in done {
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(item);
+                }
             }
+            signed = now_signed.transpose()?;
+            recorded = next_recorded;
+            prepared = next_prepared;
         }
 
         tracing::debug!(
             count,
             chunks = chunk_count,
-            intake_ms = intake_done.as_millis(),
-            vet_prepare_ms = (prepared_done - intake_done).as_millis(),
-            record_sign_complete_ms = (started.elapsed() - prepared_done).as_millis(),
-            "enrollment phases"
+            elapsed_ms = started.elapsed().as_millis(),
+            "enrollment run"
         );
         let signed: Vec<Item> = slots
             .into_iter()
@@ -499,13 +437,71 @@ impl Authority {
         }
     }
 
-    async fn models_for(
+    /// Checks and prepares one chunk of requests on every core: CSR intake,
+    /// vetting against the registry's facts, the certificate's preparation.
+    /// A failure of the CA refuses the chunk's requests (500) rather than
+    /// the run, of which earlier chunks may already be recorded.
+    async fn prepare_chunk(
+        self: &Arc<Self>,
+        chunk: Vec<(usize, Vec<u8>)>,
+        code: &str,
+        manufacturer: &Arc<ManufacturerRecord>,
+        models: &mut HashMap<String, Arc<ModelRecord>>,
+    ) -> Vec<(usize, Item)> {
+        let indices: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
+        let refuse_all = |indices: Vec<usize>, problem: Problem| -> Vec<(usize, Item)> {
+            indices
+                .into_iter()
+                .map(|i| (i, Item::Refused(problem.clone())))
+                .collect()
+        };
+        let owner = code.to_owned();
+        let items = match blocking(move || par_map(chunk, |(i, bytes)| (i, intake(&bytes, &owner))))
+            .await
+        {
+            Ok(items) => items,
+            Err(problem) => return refuse_all(indices, problem),
+        };
+        if let Err(problem) = self.load_models(code, &items, models).await {
+            return refuse_all(indices, problem);
+        }
+        let models = models.clone();
+        let manufacturer = Arc::clone(manufacturer);
+        let this = Arc::clone(self);
+        let prepared = blocking(move || {
+            let now = OffsetDateTime::now_utc();
+            par_map(items, |(i, item)| {
+                let item = match item {
+                    Item::Verified(v) => {
+                        let model = models.get(&v.identity.model).map(|m| &**m);
+                        match vetting::vet(&v, &manufacturer, model) {
+                            Err(r) => Item::Refused(refusal_problem(&r)),
+                            Ok(vetted) => match this.signer.prepare(&vetted, now) {
+                                Ok(p) => {
+                                    let components = component_records(&vetted);
+                                    Item::Prepared(Box::new((*v, p, components)))
+                                }
+                                Err(e) => Item::Refused(issue_problem(&e)),
+                            },
+                        }
+                    }
+                    other => other,
+                };
+                (i, item)
+            })
+        })
+        .await;
+        prepared.unwrap_or_else(|problem| refuse_all(indices, problem))
+    }
+
+    /// Reads into `models` the registered models of `items` not read yet.
+    async fn load_models(
         &self,
         code: &str,
-        items: &[Item],
-    ) -> Result<HashMap<String, ModelRecord>, Problem> {
-        let mut models = HashMap::new();
-        for item in items {
+        items: &[(usize, Item)],
+        models: &mut HashMap<String, Arc<ModelRecord>>,
+    ) -> Result<(), Problem> {
+        for (_, item) in items {
             if let Item::Verified(v) = item {
                 let name = &v.identity.model;
                 if !models.contains_key(name)
@@ -515,11 +511,11 @@ impl Authority {
                         .await
                         .map_err(Problem::internal)?
                 {
-                    models.insert(name.clone(), m);
+                    models.insert(name.clone(), Arc::new(m));
                 }
             }
         }
-        Ok(models)
+        Ok(())
     }
 
     /// Waits for an identical request being issued elsewhere to finish.
@@ -559,6 +555,75 @@ impl Authority {
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// What a run has seen so far of the requests it lets through, in order:
+/// identical CSRs in one run (a client retrying while its first request is
+/// still queued) are issued once and answered alike; one robot with two
+/// different requests in one run goes on with the first, and the others
+/// are refused, for the whole run, since the run is recorded in several
+/// transactions.
+#[derive(Default)]
+struct Repeats {
+    first_of_csr: HashMap<Vec<u8>, usize>,
+    first_of_robot: HashMap<String, usize>,
+}
+
+impl Repeats {
+    /// Sorts out a prepared chunk (in request order, after every earlier
+    /// chunk): the items to record are returned, the others' answers go in
+    /// `slots`.
+    fn sort_out(
+        &mut self,
+        chunk: Vec<(usize, Item)>,
+        slots: &mut [Option<Item>],
+    ) -> Vec<(usize, Item)> {
+        let mut to_record = Vec::with_capacity(chunk.len());
+        for (i, item) in chunk {
+            let item = match item {
+                Item::Prepared(b) => self.check(i, b),
+                other => other,
+            };
+            match item {
+                Item::Prepared(_) => to_record.push((i, item)),
+                other => {
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(other);
+                    }
+                }
+            }
+        }
+        to_record
+    }
+
+    fn check(
+        &mut self,
+        i: usize,
+        b: Box<(VerifiedCsr, PreparedCertificate, Vec<ComponentRecord>)>,
+    ) -> Item {
+        use std::collections::hash_map::Entry;
+        match self.first_of_csr.entry(sha256(&b.0.der)) {
+            Entry::Occupied(first) => return Item::SameAs(*first.get()),
+            Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+        }
+        let robot_id = b.1.robot_id();
+        match self.first_of_robot.get(robot_id) {
+            Some(first) => Item::Refused(
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    rules::DUPLICATE_IN_BATCH,
+                    format!("robot {robot_id} appears again in this batch (items {first} and {i})"),
+                )
+                .at("robot_id", robot_id.to_owned()),
+            ),
+            None => {
+                self.first_of_robot.insert(robot_id.to_owned(), i);
+                Item::Prepared(b)
+            }
         }
     }
 }
