@@ -352,7 +352,8 @@ impl Revocation {
     }
 
     /// Signs canonical responses for `items` (serial, standing) and keeps
-    /// them, a chunk per blocking task so that serving goes on meanwhile.
+    /// them: bulk work a chunk per lower-priority thread, so that serving
+    /// goes on meanwhile; a revoke's one response on the caller's thread.
     async fn sign_ahead(
         &self,
         items: Vec<(String, Standing)>,
