@@ -82,6 +82,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(wal_pages, i64::from(super::AUTOCHECKPOINT_PAGES));
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(page_size, i64::from(super::super::SQLITE_PAGE_SIZE));
         tokio::time::sleep(super::CHECKPOINT_EVERY * 4).await;
         let before = std::fs::metadata(&path).unwrap().len();
 
