@@ -134,25 +134,27 @@ impl Inspector {
         cache
             .iter()
             .filter(|i| i.subject == ee.issuer())
-            .find(|i| {
-                i.as_anchor.as_ref().is_some_and(|anchor| {
-                    ee.verify_for_usage(
-                        SIGNATURE_ALGORITHMS,
-                        std::slice::from_ref(anchor),
-                        &[],
-                        unix(self.at),
-                        key_usage(),
-                        None,
-                        None,
-                    )
-                    .is_ok()
-                })
-            })
+            .find(|i| self.issued_by(ee, i))
             .cloned()
     }
-}
 
-impl Inspector {
+    /// Whether `issuer`, standing in as the anchor, validates `ee` at the
+    /// inspector's time for the robot-identity key purpose.
+    fn issued_by(&self, ee: &EndEntityCert<'_>, issuer: &Issuer) -> bool {
+        issuer.as_anchor.as_ref().is_some_and(|anchor| {
+            ee.verify_for_usage(
+                SIGNATURE_ALGORITHMS,
+                std::slice::from_ref(anchor),
+                &[],
+                unix(self.at),
+                key_usage(),
+                None,
+                None,
+            )
+            .is_ok()
+        })
+    }
+
     /// An issuing CA of `ee` that the persistent cache says was proved
     /// under one of the anchors, valid at the inspector's time, and whose
     /// key verifies `ee` (webpki, with the CA standing in as the anchor).
@@ -187,19 +189,7 @@ impl Inspector {
             issuer
                 .reason
                 .push_str(" (the CA's own path proved in an earlier run: --cache)");
-            let verifies = issuer.as_anchor.as_ref().is_some_and(|anchor| {
-                ee.verify_for_usage(
-                    SIGNATURE_ALGORITHMS,
-                    std::slice::from_ref(anchor),
-                    &[],
-                    unix(self.at),
-                    key_usage(),
-                    None,
-                    None,
-                )
-                .is_ok()
-            });
-            if verifies && valid_at(&issuer.der, self.at) {
+            if self.issued_by(ee, &issuer) && valid_at(&issuer.der, self.at) {
                 let issuer = Arc::new(issuer);
                 if let Ok(mut cache) = self.issuers.write() {
                     cache.push(issuer.clone());
