@@ -78,6 +78,41 @@ impl Server {
     }
 }
 
+impl Server {
+    /// CPU seconds (user and system, every thread, living or exited) the
+    /// server has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds_of(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+/// CPU seconds (user and system) this process has used so far.
+pub fn own_cpu_seconds() -> f64 {
+    cpu_seconds_of("/proc/self/stat")
+}
+
+/// utime + stime of a /proc/PID/stat file, in seconds (0 if unreadable).
+/// The fields are counted in USER_HZ, which Linux fixes at 100.
+fn cpu_seconds_of(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    // The command name may hold spaces; the fields after it are fixed.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the name: state is field 3, so utime (14) and stime (15) are
+    // at 11 and 12 here.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u32>().ok())
+            .map_or(0.0, f64::from)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

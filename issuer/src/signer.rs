@@ -295,6 +295,10 @@ impl<K: SigningKey> Signer<K> {
         vetted: &VettedRequest,
         now: OffsetDateTime,
     ) -> Result<PreparedCertificate, IssueError> {
+        // The serial takes the time to the millisecond, so that serials
+        // issued in one second still ascend.
+        let serial =
+            template::ordered_serial(now).map_err(|e| IssueError::Crypto(e.to_string()))?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let not_before = (now - self.config.backdate).max(self.issuer_not_before);
         let not_after = not_before + self.config.validity;
@@ -305,7 +309,6 @@ impl<K: SigningKey> Signer<K> {
                 issuer_not_after: self.issuer_not_after,
             });
         }
-        let serial = template::random_serial().map_err(|e| IssueError::Crypto(e.to_string()))?;
         let encoded = vetted.identity().to_der()?;
         let params = template::robot(
             vetted.identity(),

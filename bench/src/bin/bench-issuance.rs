@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
-use robotid_bench::{Server, count, csrs, https, report, timed};
+use robotid_bench::{Server, count, csrs, https, own_cpu_seconds, report, timed};
 
 /// Baseline: rcgen building and signing simple P-256 leaf certificates.
 fn rcgen_signing_rate(n: usize) -> Result<f64, String> {
@@ -28,6 +28,31 @@ fn rcgen_signing_rate(n: usize) -> Result<f64, String> {
             .count()
     });
     Ok(count(done) / secs)
+}
+
+/// CPU used by the server and by this client over one phase, to show
+/// where the two cores' time per certificate goes.
+struct CpuMeter {
+    server: f64,
+    client: f64,
+}
+
+impl CpuMeter {
+    fn start(server: &Server) -> Self {
+        Self {
+            server: server.cpu_seconds(),
+            client: own_cpu_seconds(),
+        }
+    }
+
+    fn report(&self, server: &Server, n: usize) {
+        let per = |secs: f64| secs * 1e6 / count(n);
+        println!(
+            "  CPU per certificate: server {:.0} us, client {:.0} us",
+            per(server.cpu_seconds() - self.server),
+            per(own_cpu_seconds() - self.client)
+        );
+    }
 }
 
 fn main() -> Result<(), String> {
@@ -83,6 +108,7 @@ fn main() -> Result<(), String> {
 
     // Batch issuance: chunks of 10,000 CSRs per request.
     let batch_csrs = csrs(0, n)?;
+    let cpu = CpuMeter::start(&server);
     let (issued, secs) = timed(|| {
         batch_csrs
             .chunks(10_000)
@@ -105,20 +131,40 @@ fn main() -> Result<(), String> {
         count(n) / secs,
         baseline,
     );
+    cpu.report(&server, n);
 
-    // One CSR per request over keep-alive connections, 16 in parallel.
+    // One CSR per request over keep-alive connections: 16 in parallel,
+    // then 64 (more stations of a production line submitting at once). Each
+    // round enrolls robots of its own.
     let single_n = n / 4;
-    let single_csrs = Arc::new(csrs(n, single_n)?);
-    let threads = 16;
+    for (round, connections) in [16, 64].into_iter().enumerate() {
+        let first = n + round * single_n;
+        single_requests(&server, &ubx, csrs(first, single_n)?, connections, baseline)?;
+    }
+    Ok(())
+}
+
+/// Enrolls each of `csrs` with its own request, over `connections`
+/// keep-alive connections in parallel, and reports the rate.
+fn single_requests(
+    server: &Server,
+    ubx: &reqwest::blocking::Client,
+    csrs: Vec<String>,
+    connections: usize,
+    baseline: f64,
+) -> Result<(), String> {
+    let n = csrs.len();
+    let csrs = Arc::new(csrs);
+    let cpu = CpuMeter::start(server);
     let (ok, secs) = timed(|| {
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
+            let handles: Vec<_> = (0..connections)
                 .map(|t| {
-                    let (ubx, csrs, api) = (&ubx, Arc::clone(&single_csrs), &server.api);
+                    let (csrs, api) = (Arc::clone(&csrs), &server.api);
                     s.spawn(move || {
                         csrs.iter()
                             .skip(t)
-                            .step_by(threads)
+                            .step_by(connections)
                             .filter(|csr| {
                                 ubx.post(format!("{api}/api/v1/enroll"))
                                     .header("content-type", "application/x-pem-file")
@@ -136,13 +182,14 @@ fn main() -> Result<(), String> {
                 .sum::<usize>()
         })
     });
-    if ok != single_n {
-        return Err(format!("single enrollment issued {ok} of {single_n}"));
+    if ok != n {
+        return Err(format!("single enrollment issued {ok} of {n}"));
     }
     report(
-        "one CSR per request, keep-alive, 16 connections",
-        count(single_n) / secs,
+        &format!("one CSR per request, keep-alive, {connections} connections"),
+        count(n) / secs,
         baseline,
     );
+    cpu.report(server, n);
     Ok(())
 }

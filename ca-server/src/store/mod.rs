@@ -143,6 +143,11 @@ impl Store {
             options
                 .idle_timeout(None)
                 .max_lifetime(None)
+                // The pool's health check is a round trip to the
+                // connection's thread before every write transaction; a
+                // local file connection does not go stale, and a broken one
+                // fails the transaction's first statement anyway.
+                .test_before_acquire(false)
                 .connect(&url)
                 .await
                 .map_err(StoreError::db("connecting the sqlite registry's writer"))?
