@@ -28,13 +28,13 @@ mod reads;
 mod records;
 mod revocation;
 mod sql;
+mod writer;
 
 use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{Any, Transaction};
 
 pub use error::StoreError;
 pub use lifecycle::{Appended, CertificateEffect, LifecycleEvent, NewEvent, lifecycle_rules};
@@ -99,13 +99,13 @@ pub struct Store {
     /// Reads (and, on PostgreSQL, everything).
     pool: AnyPool,
     /// Write transactions ([`Store::begin_write`]). On a SQLite file, one
-    /// connection of its own: SQLite admits one writer at a time anyway,
-    /// and here writers queue in order in the pool, woken the moment the
+    /// connection the store holds (writer.rs): SQLite admits one writer at
+    /// a time anyway, and here writers queue in order, woken the moment the
     /// connection is free, instead of polling the file lock in the busy
     /// handler's growing sleeps; and the one writer's page cache stays
     /// valid from one transaction to the next, where a pool connection's is
     /// thrown away whenever another connection wrote. Elsewhere, `pool`.
-    writer: AnyPool,
+    writer: writer::Writer,
     backend: Backend,
     /// SQLite files only: the background WAL checkpoint, stopped with the
     /// last clone.
@@ -140,19 +140,14 @@ impl Store {
         let file = backend == Backend::Sqlite && !is_memory(&url);
         let writer = if file {
             let (_, options) = sqlite_pool(&url, 1);
-            options
-                .idle_timeout(None)
-                .max_lifetime(None)
-                // The pool's health check is a round trip to the
-                // connection's thread before every write transaction; a
-                // local file connection does not go stale, and a broken one
-                // fails the transaction's first statement anyway.
-                .test_before_acquire(false)
-                .connect(&url)
-                .await
-                .map_err(StoreError::db("connecting the sqlite registry's writer"))?
+            // A pool of one only to run the connection's pragmas; the
+            // connection then leaves it for good.
+            let fail = || StoreError::db("connecting the sqlite registry's writer");
+            let one = options.connect(&url).await.map_err(fail())?;
+            let conn = one.acquire().await.map_err(fail())?.detach();
+            writer::Writer::own(conn)
         } else {
-            pool.clone()
+            writer::Writer::Pool(pool.clone())
         };
         let _checkpointer =
             file.then(|| std::sync::Arc::new(checkpoint::Checkpointer::start(pool.clone())));
@@ -188,23 +183,14 @@ impl Store {
     /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
     /// first and then writes can fail with SQLITE_BUSY without waiting when
     /// another writer got in between, and the busy timeout cannot help it.
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        let statement = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        self.writer
-            .begin_with(statement)
-            .await
-            .map_err(StoreError::db("starting a write transaction"))
+    async fn begin_write(&self) -> Result<writer::WriteTx, StoreError> {
+        self.writer.begin(self.backend).await
     }
 }
 
 /// Commits, saying what was being committed when it fails.
-async fn commit(tx: Transaction<'static, Any>, what: &str) -> Result<(), StoreError> {
-    tx.commit()
-        .await
-        .map_err(StoreError::db(format!("{what}: commit")))
+async fn commit(tx: writer::WriteTx, what: &str) -> Result<(), StoreError> {
+    tx.commit(what).await
 }
 
 fn is_memory(url: &str) -> bool {
