@@ -87,6 +87,23 @@ enum Item {
     Done(Delivered),
 }
 
+/// A CSR handed to [`Authority::enroll`]: as received, or already
+/// checked by [`Authority::check`] (parsed, its signature verified, its
+/// robot ID's manufacturer compared with the caller's).
+pub struct CsrInput(InputKind);
+
+enum InputKind {
+    Raw(Vec<u8>),
+    Checked(Item),
+}
+
+impl CsrInput {
+    /// A CSR (PEM or DER) as received, checked in the run.
+    pub fn raw(bytes: Vec<u8>) -> Self {
+        Self(InputKind::Raw(bytes))
+    }
+}
+
 /// Most prepared items recorded in one transaction. Smaller chunks let the
 /// signing of one chunk overlap the registry work of its neighbours; larger
 /// ones cost fewer transactions. Runs of up to twice this are one chunk.
@@ -149,8 +166,30 @@ impl Authority {
         csrs: Vec<Vec<u8>>,
         reissue: bool,
     ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
-        self.enroll_in_chunks(code, actor, csrs, reissue, None)
+        let inputs = csrs.into_iter().map(CsrInput::raw).collect();
+        self.enroll_in_chunks(code, actor, inputs, reissue, None)
             .await
+    }
+
+    /// [`Authority::enroll`] for CSRs some of which were checked already.
+    pub async fn enroll_inputs(
+        self: &Arc<Self>,
+        code: &str,
+        actor: &str,
+        inputs: Vec<CsrInput>,
+        reissue: bool,
+    ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
+        self.enroll_in_chunks(code, actor, inputs, reissue, None)
+            .await
+    }
+
+    /// Checks a CSR for manufacturer `code` ahead of its run: parse,
+    /// signature (proof of possession), the robot ID's manufacturer. The
+    /// pipeline does this for small requests as they arrive, on their own
+    /// tasks, so that a run of single-CSR requests starts with the
+    /// registry's facts rather than with its members' signature checks.
+    pub fn check(bytes: &[u8], code: &str) -> CsrInput {
+        CsrInput(InputKind::Checked(intake(bytes, code)))
     }
 
     /// [`Authority::enroll`], `chunk_len` requests per chunk if given
@@ -166,7 +205,7 @@ impl Authority {
         self: &Arc<Self>,
         code: &str,
         actor: &str,
-        csrs: Vec<Vec<u8>>,
+        csrs: Vec<CsrInput>,
         reissue: bool,
         chunk_len: Option<usize>,
     ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
@@ -185,7 +224,7 @@ impl Authority {
             })?;
         let manufacturer = Arc::new(manufacturer);
         let chunk_len = chunk_len.unwrap_or_else(|| record_chunk(count)).max(1);
-        let mut inputs: std::collections::VecDeque<Vec<(usize, Vec<u8>)>> =
+        let mut inputs: std::collections::VecDeque<Vec<(usize, CsrInput)>> =
             std::collections::VecDeque::new();
         let mut rest = csrs.into_iter().enumerate().peekable();
         while rest.peek().is_some() {
@@ -450,7 +489,7 @@ impl Authority {
     /// the run, of which earlier chunks may already be recorded.
     async fn prepare_chunk(
         self: &Arc<Self>,
-        chunk: Vec<(usize, Vec<u8>)>,
+        chunk: Vec<(usize, CsrInput)>,
         code: &str,
         manufacturer: &Arc<ManufacturerRecord>,
         models: &mut HashMap<String, Arc<ModelRecord>>,
@@ -463,9 +502,18 @@ impl Authority {
                 .collect()
         };
         let owner = code.to_owned();
-        let items = match blocking(move || par_map(chunk, |(i, bytes)| (i, intake(&bytes, &owner))))
-            .await
-        {
+        let check = move |(i, input): (usize, CsrInput)| match input.0 {
+            InputKind::Raw(bytes) => (i, intake(&bytes, &owner)),
+            InputKind::Checked(item) => (i, item),
+        };
+        let all_checked = chunk
+            .iter()
+            .all(|(_, input)| matches!(input.0, InputKind::Checked(_)));
+        let items = match if all_checked {
+            Ok(chunk.into_iter().map(check).collect())
+        } else {
+            blocking(move || par_map(chunk, check)).await
+        } {
             Ok(items) => items,
             Err(problem) => return refuse_all(indices, problem),
         };
@@ -812,8 +860,21 @@ mod tests {
             csr("00000004", &a),
             csr("00000005", &a),
         ];
+        // Checked ahead (as the pipeline does for small requests) or in the
+        // run: the answers are the same.
+        let inputs = csrs
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    Authority::check(&c, "UBX")
+                } else {
+                    CsrInput::raw(c)
+                }
+            })
+            .collect();
         let results = authority
-            .enroll_in_chunks("UBX", "test", csrs, false, Some(2))
+            .enroll_in_chunks("UBX", "test", inputs, false, Some(2))
             .await
             .unwrap();
         assert_eq!(results.len(), 8);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::api::problem::Problem;
-use crate::authority::{Authority, Delivered};
+use crate::authority::{Authority, CsrInput, Delivered};
 
 /// The results of one request: one per CSR, in order.
 pub type Results = Vec<Result<Delivered, Problem>>;
@@ -26,7 +26,7 @@ struct Job {
     code: String,
     actor: String,
     reissue: bool,
-    csrs: Vec<Vec<u8>>,
+    csrs: Vec<CsrInput>,
     reply: oneshot::Sender<Result<Results, Problem>>,
 }
 
@@ -73,6 +73,7 @@ impl Pipeline {
         csrs: Vec<Vec<u8>>,
         reissue: bool,
     ) -> Result<Results, Problem> {
+        let csrs = check_ahead(code, csrs).await?;
         let (reply, answer) = oneshot::channel();
         let job = Job {
             code: code.to_owned(),
@@ -117,6 +118,30 @@ impl Drop for Admitted {
             f.runs = f.runs.saturating_sub(1);
             f.large = f.large.saturating_sub(large);
         });
+    }
+}
+
+/// Requests of at most this many CSRs are checked as they arrive, before
+/// they queue; larger ones are checked in their run, chunk by chunk.
+const CHECK_AHEAD_MAX: usize = 8;
+
+/// Checks the CSRs of a small request on the request's own task (one CSR
+/// on the spot, a few on the blocking pool), while the run before it is
+/// still busy: the run then starts with the registry rather than with its
+/// members' signature checks (decision 0007).
+async fn check_ahead(code: &str, csrs: Vec<Vec<u8>>) -> Result<Vec<CsrInput>, Problem> {
+    match csrs.len() {
+        0 => Ok(Vec::new()),
+        1 => Ok(csrs.iter().map(|c| Authority::check(c, code)).collect()),
+        n if n <= CHECK_AHEAD_MAX => {
+            let code = code.to_owned();
+            tokio::task::spawn_blocking(move || {
+                csrs.iter().map(|c| Authority::check(c, &code)).collect()
+            })
+            .await
+            .map_err(Problem::internal)
+        }
+        _ => Ok(csrs.into_iter().map(CsrInput::raw).collect()),
     }
 }
 
@@ -166,7 +191,7 @@ async fn enroll_run(authority: &Arc<Authority>, run: Vec<Job>) {
             replies.push((job.csrs.len(), job.reply));
             csrs.extend(job.csrs);
         }
-        match authority.enroll(&code, &actor, csrs, reissue).await {
+        match authority.enroll_inputs(&code, &actor, csrs, reissue).await {
             Ok(results) => {
                 let mut results = results.into_iter();
                 for (len, reply) in replies {
