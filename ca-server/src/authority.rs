@@ -157,29 +157,17 @@ fn sha256(data: &[u8]) -> Vec<u8> {
 }
 
 impl Authority {
-    /// Enrolls `csrs` (PEM or DER each) for manufacturer `code`; one result
-    /// per CSR, in order. Err only for failures of the CA itself.
+    /// Enrolls `csrs` (each as received, PEM or DER, or checked ahead by
+    /// [`Authority::check`]) for manufacturer `code`; one result per CSR,
+    /// in order. Err only for failures of the CA itself.
     pub async fn enroll(
         self: &Arc<Self>,
         code: &str,
         actor: &str,
-        csrs: Vec<Vec<u8>>,
+        csrs: Vec<CsrInput>,
         reissue: bool,
     ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
-        let inputs = csrs.into_iter().map(CsrInput::raw).collect();
-        self.enroll_in_chunks(code, actor, inputs, reissue, None)
-            .await
-    }
-
-    /// [`Authority::enroll`] for CSRs some of which were checked already.
-    pub async fn enroll_inputs(
-        self: &Arc<Self>,
-        code: &str,
-        actor: &str,
-        inputs: Vec<CsrInput>,
-        reissue: bool,
-    ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
-        self.enroll_in_chunks(code, actor, inputs, reissue, None)
+        self.enroll_in_chunks(code, actor, csrs, reissue, None)
             .await
     }
 

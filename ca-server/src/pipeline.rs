@@ -9,7 +9,7 @@
 //! production line's batch. Two small runs in flight only split the waiting
 //! requests between them: each paid the per-run costs (transactions,
 //! hand-offs) for half as many certificates, and one at a time issued
-//! 7-18 % more single-CSR requests per second for less CPU (decision 0007).
+//! 6-17 % more single-CSR requests per second for less CPU (decision 0007).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -191,7 +191,7 @@ async fn enroll_run(authority: &Arc<Authority>, run: Vec<Job>) {
             replies.push((job.csrs.len(), job.reply));
             csrs.extend(job.csrs);
         }
-        match authority.enroll_inputs(&code, &actor, csrs, reissue).await {
+        match authority.enroll(&code, &actor, csrs, reissue).await {
             Ok(results) => {
                 let mut results = results.into_iter();
                 for (len, reply) in replies {
