@@ -179,10 +179,8 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write
-    /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
-    /// first and then writes can fail with SQLITE_BUSY without waiting when
-    /// another writer got in between, and the busy timeout cannot help it.
+    /// Starts a transaction that will write (`writer::Writer::begin` says
+    /// how).
     async fn begin_write(&self) -> Result<writer::WriteTx, StoreError> {
         self.writer.begin(self.backend).await
     }
