@@ -16,6 +16,7 @@ use robotid_verifier::robot_id::RobotId;
 use time::OffsetDateTime;
 
 use crate::api::problem::Problem;
+use crate::facts::Facts;
 use crate::store::{BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, Store, rules};
 
 /// The CA's certificates, as clients need them.
@@ -55,6 +56,8 @@ pub struct Authority {
     pub store: Store,
     /// The CA's certificates.
     pub certs: CaCertificates,
+    /// Registered manufacturers and models, as read.
+    pub facts: Facts,
 }
 
 /// How long a request waits for an identical request that is being issued
@@ -172,12 +175,50 @@ impl Authority {
     }
 
     /// Checks a CSR for manufacturer `code` ahead of its run: parse,
-    /// signature (proof of possession), the robot ID's manufacturer. The
-    /// pipeline does this for small requests as they arrive, on their own
-    /// tasks, so that a run of single-CSR requests starts with the
-    /// registry's facts rather than with its members' signature checks.
-    pub fn check(bytes: &[u8], code: &str) -> CsrInput {
-        CsrInput(InputKind::Checked(intake(bytes, code)))
+    /// signature (proof of possession), the robot ID's manufacturer; then,
+    /// if the manufacturer and model are known from earlier runs
+    /// ([`Facts`]), vetting and the certificate's preparation. The pipeline
+    /// does this for small requests as they arrive, on their own tasks, so
+    /// that a run of single-CSR requests starts with the registry's writer
+    /// rather than with its members' checks (decision 0007).
+    pub fn check(&self, bytes: &[u8], code: &str) -> CsrInput {
+        let item = match intake(bytes, code) {
+            Item::Verified(v) => {
+                let known = self.facts.known_manufacturer(code).and_then(|m| {
+                    let model = self.facts.known_model(code, &v.identity.model)?;
+                    Some((m, model))
+                });
+                match known {
+                    Some((m, model)) => {
+                        self.vet_and_prepare(*v, &m, Some(&model), OffsetDateTime::now_utc())
+                    }
+                    None => Item::Verified(v),
+                }
+            }
+            other => other,
+        };
+        CsrInput(InputKind::Checked(item))
+    }
+
+    /// Vets a verified CSR against the registry's facts and prepares its
+    /// certificate.
+    fn vet_and_prepare(
+        &self,
+        v: VerifiedCsr,
+        manufacturer: &ManufacturerRecord,
+        model: Option<&ModelRecord>,
+        now: OffsetDateTime,
+    ) -> Item {
+        match vetting::vet(&v, manufacturer, model) {
+            Err(r) => Item::Refused(refusal_problem(&r)),
+            Ok(vetted) => match self.signer.prepare(&vetted, now) {
+                Ok(p) => {
+                    let components = component_records(&vetted);
+                    Item::Prepared(Box::new((v, p, components)))
+                }
+                Err(e) => Item::Refused(issue_problem(&e)),
+            },
+        }
     }
 
     /// [`Authority::enroll`], `chunk_len` requests per chunk if given
@@ -200,8 +241,8 @@ impl Authority {
         let started = std::time::Instant::now();
         let count = csrs.len();
         let manufacturer = self
-            .store
-            .manufacturer(code)
+            .facts
+            .manufacturer(&self.store, code)
             .await
             .map_err(Problem::internal)?
             .ok_or_else(|| {
@@ -210,7 +251,6 @@ impl Authority {
                     format!("manufacturer {code} is not registered"),
                 )
             })?;
-        let manufacturer = Arc::new(manufacturer);
         let chunk_len = chunk_len.unwrap_or_else(|| record_chunk(count)).max(1);
         let mut inputs: std::collections::VecDeque<Vec<(usize, CsrInput)>> =
             std::collections::VecDeque::new();
@@ -220,16 +260,13 @@ impl Authority {
         }
         let chunk_count = inputs.len();
         let mut slots: Vec<Option<Item>> = (0..count).map(|_| None).collect();
-        let mut models: HashMap<String, Arc<ModelRecord>> = HashMap::new();
         let mut repeats = Repeats::default();
 
         let mut prepared = match inputs.pop_front() {
-            Some(c) => Some(
-                self.prepare_chunk(c, code, &manufacturer, &mut models)
-                    .await,
-            ),
+            Some(c) => Some(self.prepare_chunk(c, code, &manufacturer).await),
             None => None,
         };
+
         let mut recorded: Option<Vec<(usize, Item)>> = None;
         let mut signed: Option<Vec<(usize, Item)>> = None;
         loop {
@@ -242,11 +279,10 @@ impl Authority {
             let next_input = inputs.pop_front();
             let to_sign = recorded.take();
             let to_complete = signed.take();
-            let models = &mut models;
             let manufacturer = &manufacturer;
             let prepare_side = async move {
                 match next_input {
-                    Some(c) => Some(self.prepare_chunk(c, code, manufacturer, models).await),
+                    Some(c) => Some(self.prepare_chunk(c, code, manufacturer).await),
                     None => None,
                 }
             };
@@ -472,15 +508,15 @@ impl Authority {
     }
 
     /// Checks and prepares one chunk of requests on every core: CSR intake,
-    /// vetting against the registry's facts, the certificate's preparation.
-    /// A failure of the CA refuses the chunk's requests (500) rather than
-    /// the run, of which earlier chunks may already be recorded.
+    /// vetting against the registry's facts, the certificate's preparation;
+    /// items checked and prepared ahead pass through. A failure of the CA
+    /// refuses the chunk's requests (500) rather than the run, of which
+    /// earlier chunks may already be recorded.
     async fn prepare_chunk(
         self: &Arc<Self>,
         chunk: Vec<(usize, CsrInput)>,
         code: &str,
         manufacturer: &Arc<ManufacturerRecord>,
-        models: &mut HashMap<String, Arc<ModelRecord>>,
     ) -> Vec<(usize, Item)> {
         let indices: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
         let refuse_all = |indices: Vec<usize>, problem: Problem| -> Vec<(usize, Item)> {
@@ -505,10 +541,16 @@ impl Authority {
             Ok(items) => items,
             Err(problem) => return refuse_all(indices, problem),
         };
-        if let Err(problem) = self.load_models(code, &items, models).await {
-            return refuse_all(indices, problem);
+        if !items
+            .iter()
+            .any(|(_, item)| matches!(item, Item::Verified(_)))
+        {
+            return items;
         }
-        let models = models.clone();
+        let models = match self.load_models(code, &items).await {
+            Ok(models) => models,
+            Err(problem) => return refuse_all(indices, problem),
+        };
         let manufacturer = Arc::clone(manufacturer);
         let this = Arc::clone(self);
         let prepared = blocking(move || {
@@ -517,16 +559,7 @@ impl Authority {
                 let item = match item {
                     Item::Verified(v) => {
                         let model = models.get(&v.identity.model).map(|m| &**m);
-                        match vetting::vet(&v, &manufacturer, model) {
-                            Err(r) => Item::Refused(refusal_problem(&r)),
-                            Ok(vetted) => match this.signer.prepare(&vetted, now) {
-                                Ok(p) => {
-                                    let components = component_records(&vetted);
-                                    Item::Prepared(Box::new((*v, p, components)))
-                                }
-                                Err(e) => Item::Refused(issue_problem(&e)),
-                            },
-                        }
+                        this.vet_and_prepare(*v, &manufacturer, model, now)
                     }
                     other => other,
                 };
@@ -537,28 +570,29 @@ impl Authority {
         prepared.unwrap_or_else(|problem| refuse_all(indices, problem))
     }
 
-    /// Reads into `models` the registered models of `items` not read yet.
+    /// The registered models of the verified `items` (absent if not
+    /// registered).
     async fn load_models(
         &self,
         code: &str,
         items: &[(usize, Item)],
-        models: &mut HashMap<String, Arc<ModelRecord>>,
-    ) -> Result<(), Problem> {
+    ) -> Result<HashMap<String, Arc<ModelRecord>>, Problem> {
+        let mut models = HashMap::new();
         for (_, item) in items {
             if let Item::Verified(v) = item {
                 let name = &v.identity.model;
                 if !models.contains_key(name)
                     && let Some(m) = self
-                        .store
-                        .model(code, name)
+                        .facts
+                        .model(&self.store, code, name)
                         .await
                         .map_err(Problem::internal)?
                 {
-                    models.insert(name.clone(), Arc::new(m));
+                    models.insert(name.clone(), m);
                 }
             }
         }
-        Ok(())
+        Ok(models)
     }
 
     /// Waits for an identical request being issued elsewhere to finish.
@@ -753,6 +787,10 @@ mod tests {
     use robotid_verifier::rules::ModelRules;
 
     fn csr(serial: &str, key: &KeyPair) -> Vec<u8> {
+        csr_of_height(serial, key, 1650)
+    }
+
+    fn csr_of_height(serial: &str, key: &KeyPair, height_mm: i64) -> Vec<u8> {
         let id = RobotId::new("UBX", "WK5", serial).unwrap();
         let identity = RobotIdentity {
             robot_id: id.as_str().into(),
@@ -765,7 +803,7 @@ mod tests {
             production_date: DateTime::new(2026, 11, 20, 0, 0, 0).unwrap(),
             parameters: vec![TechnicalParameter {
                 name: "height_mm".into(),
-                value: 1650,
+                value: height_mm,
                 unit: "mm".into(),
             }],
             components: vec![KeyComponent {
@@ -779,18 +817,15 @@ mod tests {
         csr::create(&identity, key).unwrap()
     }
 
-    /// A run recorded in chunks of two: every answer in order, duplicates
-    /// and repeats refused or answered alike across chunks, every issued
-    /// certificate recorded as issued.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_run_in_chunks_answers_each_request_as_one_transaction_would() {
-        let dir = tempfile::tempdir().unwrap();
+    /// An authority on a new CA and SQLite registry in `dir`, with
+    /// manufacturer UBX and its model WK5 (height 1-2000 mm).
+    async fn authority(dir: &std::path::Path) -> Arc<Authority> {
         let config = CaConfig {
             name: "Test".into(),
             public_url: "http://127.0.0.1:8080".into(),
         };
-        ceremony::init(&dir.path().join("ca"), &config).unwrap();
-        let ca = ceremony::load(&dir.path().join("ca")).unwrap();
+        ceremony::init(&dir.join("ca"), &config).unwrap();
+        let ca = ceremony::load(&dir.join("ca")).unwrap();
         let signer = Signer::new(
             ca.issuing_der.clone(),
             ca.issuing_key,
@@ -798,7 +833,7 @@ mod tests {
             SignerConfig::new(config.public_url),
         )
         .unwrap();
-        let url = format!("sqlite:{}", dir.path().join("registry.db").display());
+        let url = format!("sqlite:{}", dir.join("registry.db").display());
         let store = Store::connect(&url).await.unwrap();
         store
             .add_manufacturer(
@@ -825,7 +860,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let authority = Arc::new(Authority {
+        Arc::new(Authority {
             signer,
             store,
             certs: CaCertificates {
@@ -835,7 +870,17 @@ mod tests {
                 chain_pem: String::new(),
                 root_pem: String::new(),
             },
-        });
+            facts: Facts::default(),
+        })
+    }
+
+    /// A run recorded in chunks of two: every answer in order, duplicates
+    /// and repeats refused or answered alike across chunks, every issued
+    /// certificate recorded as issued.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_in_chunks_answers_each_request_as_one_transaction_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = authority(dir.path()).await;
         let (a, b) = (KeyPair::generate().unwrap(), KeyPair::generate().unwrap());
         let first = csr("00000001", &a);
         let csrs = vec![
@@ -855,7 +900,7 @@ mod tests {
             .enumerate()
             .map(|(i, c)| {
                 if i % 2 == 0 {
-                    Authority::check(&c, "UBX")
+                    authority.check(&c, "UBX")
                 } else {
                     CsrInput::raw(c)
                 }
@@ -881,5 +926,77 @@ mod tests {
         assert_eq!(duplicate.rule, rules::DUPLICATE_IN_BATCH);
         assert_eq!(duplicate.status, StatusCode::CONFLICT.as_u16());
         assert_eq!(authority.store.count_certificates().await.unwrap(), 5);
+    }
+
+    /// Once a run has read the manufacturer and model, a CSR checked ahead
+    /// is vetted and prepared ahead too, refusals included, and a run of
+    /// such CSRs answers as one that did the work itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn csrs_checked_ahead_are_prepared_once_the_facts_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = authority(dir.path()).await;
+        let key = KeyPair::generate().unwrap();
+        let prepared = |input: &CsrInput| matches!(input.0, InputKind::Checked(Item::Prepared(_)));
+
+        let cold = authority.check(&csr("00000001", &key), "UBX");
+        assert!(!prepared(&cold), "nothing is known before the first run");
+        let first = authority
+            .enroll("UBX", "test", vec![cold], false)
+            .await
+            .unwrap();
+        assert!(first[0].as_ref().unwrap().new);
+        assert!(authority.facts.known_manufacturer("UBX").is_some());
+        assert!(authority.facts.known_model("UBX", "WK5").is_some());
+
+        let again = csr("00000002", &key);
+        // The model allows at most 2000 mm.
+        let too_tall = csr_of_height("00000003", &key, 2500);
+        let inputs: Vec<CsrInput> = [again.clone(), too_tall, again]
+            .iter()
+            .map(|c| authority.check(c, "UBX"))
+            .collect();
+        assert!(matches!(inputs[1].0, InputKind::Checked(Item::Refused(_))));
+        assert!(prepared(&inputs[0]) && prepared(&inputs[2]));
+        let results = authority
+            .enroll("UBX", "test", inputs, false)
+            .await
+            .unwrap();
+        let issued = results[0].as_ref().unwrap();
+        assert!(issued.new);
+        let record = authority
+            .store
+            .certificate(&issued.serial)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.der.as_deref(), Some(issued.der.as_slice()));
+        let refusal = results[1].as_ref().unwrap_err();
+        assert_eq!(refusal.status, StatusCode::UNPROCESSABLE_ENTITY.as_u16());
+        assert!(refusal.rule.starts_with("parameter"), "{}", refusal.rule);
+        let repeat = results[2].as_ref().unwrap();
+        assert_eq!(
+            (repeat.serial.as_str(), repeat.new),
+            (issued.serial.as_str(), false)
+        );
+        assert_eq!(authority.store.count_certificates().await.unwrap(), 2);
+
+        // Deactivated after it was kept: still refused, by the transaction
+        // that would record the issuance.
+        authority
+            .store
+            .set_manufacturer_active("UBX", false, "test")
+            .await
+            .unwrap();
+        let late = authority.check(&csr("00000004", &key), "UBX");
+        assert!(prepared(&late), "the kept facts say active");
+        let results = authority
+            .enroll("UBX", "test", vec![late], false)
+            .await
+            .unwrap();
+        assert_eq!(
+            results[0].as_ref().unwrap_err().rule,
+            rules::MANUFACTURER_ACTIVE
+        );
+        assert_eq!(authority.store.count_certificates().await.unwrap(), 2);
     }
 }

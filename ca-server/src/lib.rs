@@ -10,7 +10,9 @@ pub mod api;
 pub mod authority;
 pub mod bootstrap;
 pub mod config;
+pub mod facts;
 pub mod history_signer;
+mod locks;
 pub mod pipeline;
 pub mod revocation;
 pub mod serve;
@@ -114,6 +116,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         signer: ready.signer,
         store,
         certs: ready.certs,
+        facts: facts::Facts::default(),
     });
     let revocation =
         revocation::service::Revocation::start(Arc::clone(&authority), ready.ca_dir.clone())

@@ -54,14 +54,15 @@ impl InFlight {
 #[derive(Clone)]
 pub struct Pipeline {
     queue: mpsc::Sender<Job>,
+    authority: Arc<Authority>,
 }
 
 impl Pipeline {
     /// Starts the task that drains the queue into `authority`.
     pub fn start(authority: Arc<Authority>) -> Pipeline {
         let (queue, jobs) = mpsc::channel(4096);
-        tokio::spawn(drain(authority, jobs));
-        Pipeline { queue }
+        tokio::spawn(drain(Arc::clone(&authority), jobs));
+        Pipeline { queue, authority }
     }
 
     /// Enrolls `csrs` for manufacturer `code`, merged with whatever else is
@@ -73,7 +74,7 @@ impl Pipeline {
         csrs: Vec<Vec<u8>>,
         reissue: bool,
     ) -> Result<Results, Problem> {
-        let csrs = check_ahead(code, csrs).await?;
+        let csrs = check_ahead(&self.authority, code, csrs).await?;
         let (reply, answer) = oneshot::channel();
         let job = Job {
             code: code.to_owned(),
@@ -125,18 +126,23 @@ impl Drop for Admitted {
 /// they queue; larger ones are checked in their run, chunk by chunk.
 const CHECK_AHEAD_MAX: usize = 8;
 
-/// Checks the CSRs of a small request on the request's own task (one CSR
-/// on the spot, a few on the blocking pool), while the run before it is
-/// still busy: the run then starts with the registry rather than with its
-/// members' signature checks (decision 0007).
-async fn check_ahead(code: &str, csrs: Vec<Vec<u8>>) -> Result<Vec<CsrInput>, Problem> {
+/// Checks (and, where the registry's facts are known, prepares) the CSRs
+/// of a small request on the request's own task (one CSR on the spot, a
+/// few on the blocking pool), while the run before it is still busy: the
+/// run then starts with the registry's writer rather than with its
+/// members' checks (decision 0007).
+async fn check_ahead(
+    authority: &Arc<Authority>,
+    code: &str,
+    csrs: Vec<Vec<u8>>,
+) -> Result<Vec<CsrInput>, Problem> {
     match csrs.len() {
         0 => Ok(Vec::new()),
-        1 => Ok(csrs.iter().map(|c| Authority::check(c, code)).collect()),
+        1 => Ok(csrs.iter().map(|c| authority.check(c, code)).collect()),
         n if n <= CHECK_AHEAD_MAX => {
-            let code = code.to_owned();
+            let (authority, code) = (Arc::clone(authority), code.to_owned());
             tokio::task::spawn_blocking(move || {
-                csrs.iter().map(|c| Authority::check(c, &code)).collect()
+                csrs.iter().map(|c| authority.check(c, &code)).collect()
             })
             .await
             .map_err(Problem::internal)

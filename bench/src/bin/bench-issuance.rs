@@ -2,12 +2,19 @@
 //! and durable SQLite (WAL, synchronous=FULL), beside the raw rcgen signing
 //! rate measured in the same run.
 //!
-//! `cargo build --release --workspace --bins && target/release/bench-issuance [N]`
+//! `cargo build --release --workspace --bins && target/release/bench-issuance [N] [PHASE...]`
+//!
+//! PHASE is `batch` or `single` (both if none is named): one alone is
+//! easier to profile.
 
 use std::sync::Arc;
 
 use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
-use robotid_bench::{Server, count, csrs, https, own_cpu_seconds, report, timed};
+use std::path::Path;
+
+use robotid_bench::{
+    Server, count, csrs, https, https_async, own_cpu_seconds, report, timed,
+};
 
 /// Baseline: rcgen building and signing simple P-256 leaf certificates.
 fn rcgen_signing_rate(n: usize) -> Result<f64, String> {
@@ -60,6 +67,8 @@ fn main() -> Result<(), String> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000);
+    let phases: Vec<String> = std::env::args().skip(2).collect();
+    let wanted = |phase: &str| phases.is_empty() || phases.iter().any(|p| p == phase);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let server = Server::start(&dir.path().join("data"), None)?;
     let operator = https(&server.data_dir.join("operator"))?;
@@ -106,9 +115,31 @@ fn main() -> Result<(), String> {
         baseline,
     );
 
-    // Batch issuance: chunks of 10,000 CSRs per request.
+    if wanted("batch") {
+        batch(&server, &ubx, n, baseline)?;
+    }
+    // One CSR per request over keep-alive connections: 16 in parallel,
+    // then 64 (more stations of a production line submitting at once). Each
+    // round enrolls robots of its own.
+    if wanted("single") {
+        let single_n = n / 4;
+        for (round, connections) in [16, 64].into_iter().enumerate() {
+            let first = n + round * single_n;
+            single_requests(&server, &creds, csrs(first, single_n)?, connections, baseline)?;
+        }
+    }
+    Ok(())
+}
+
+/// Enrolls `n` CSRs in requests of 10,000 and reports the rate.
+fn batch(
+    server: &Server,
+    ubx: &reqwest::blocking::Client,
+    n: usize,
+    baseline: f64,
+) -> Result<(), String> {
     let batch_csrs = csrs(0, n)?;
-    let cpu = CpuMeter::start(&server);
+    let cpu = CpuMeter::start(server);
     let (issued, secs) = timed(|| {
         batch_csrs
             .chunks(10_000)
@@ -131,55 +162,55 @@ fn main() -> Result<(), String> {
         count(n) / secs,
         baseline,
     );
-    cpu.report(&server, n);
-
-    // One CSR per request over keep-alive connections: 16 in parallel,
-    // then 64 (more stations of a production line submitting at once). Each
-    // round enrolls robots of its own.
-    let single_n = n / 4;
-    for (round, connections) in [16, 64].into_iter().enumerate() {
-        let first = n + round * single_n;
-        single_requests(&server, &ubx, csrs(first, single_n)?, connections, baseline)?;
-    }
+    cpu.report(server, n);
     Ok(())
 }
 
 /// Enrolls each of `csrs` with its own request, over `connections`
-/// keep-alive connections in parallel, and reports the rate.
+/// keep-alive connections in parallel (one task each, all on one client
+/// thread), and reports the rate.
 fn single_requests(
     server: &Server,
-    ubx: &reqwest::blocking::Client,
+    creds: &Path,
     csrs: Vec<String>,
     connections: usize,
     baseline: f64,
 ) -> Result<(), String> {
     let n = csrs.len();
+    let client = https_async(creds)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     let csrs = Arc::new(csrs);
+    let url = format!("{}/api/v1/enroll", server.api);
     let cpu = CpuMeter::start(server);
     let (ok, secs) = timed(|| {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..connections)
-                .map(|t| {
-                    let (csrs, api) = (Arc::clone(&csrs), &server.api);
-                    s.spawn(move || {
-                        csrs.iter()
-                            .skip(t)
-                            .step_by(connections)
-                            .filter(|csr| {
-                                ubx.post(format!("{api}/api/v1/enroll"))
-                                    .header("content-type", "application/x-pem-file")
-                                    .body(csr.to_string())
-                                    .send()
-                                    .is_ok_and(|r| r.status().as_u16() == 201)
-                            })
-                            .count()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or(0))
-                .sum::<usize>()
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for t in 0..connections {
+                let (client, csrs, url) = (client.clone(), Arc::clone(&csrs), url.clone());
+                tasks.spawn(async move {
+                    let mut ok = 0;
+                    for csr in csrs.iter().skip(t).step_by(connections) {
+                        let sent = client
+                            .post(&url)
+                            .header("content-type", "application/x-pem-file")
+                            .body(csr.clone())
+                            .send()
+                            .await;
+                        if sent.is_ok_and(|r| r.status().as_u16() == 201) {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                });
+            }
+            let mut ok = 0;
+            while let Some(done) = tasks.join_next().await {
+                ok += done.unwrap_or(0);
+            }
+            ok
         })
     });
     if ok != n {

@@ -24,6 +24,7 @@ use super::index::{CrlIndex, Snapshot};
 use super::ocsp::{self, IssuerHashes, RequestError, Status};
 use super::responder_key::{self, ResponderKey, ResponderKeyError};
 use crate::authority::Authority;
+use crate::locks::{read, write};
 use crate::store::{RevocationRecord, Standing, StoreError};
 use robotid_issuer::signer::{CrlEntry, CrlRequest};
 
@@ -128,18 +129,6 @@ pub struct Revocation {
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // A panic while holding the lock cannot leave these maps half-written
-    // (every write is a single insert), so a poisoned lock is still usable.
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Revocation {
