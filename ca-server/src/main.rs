@@ -3,6 +3,9 @@
 use clap::Parser;
 use robotid_ca::config::{Config, LogFormat};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROBOTID_LOG")
