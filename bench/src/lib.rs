@@ -132,14 +132,12 @@ fn client_tls(creds: &Path) -> Result<rustls::ClientConfig, String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| s(&e))?;
     let key = PrivateKeyDer::from_pem_file(creds.join("client.key")).map_err(|e| s(&e))?;
-    rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| s(&e))?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .map_err(|e| s(&e))
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| s(&e))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| s(&e))
 }
 
 /// An HTTPS client with the credentials in `creds` (client.pem, client.key, ca.pem).

@@ -232,8 +232,10 @@ impl Drop for Server {
 }
 
 /// A fresh PostgreSQL database on 127.0.0.1:5432 (trust auth), or None if
-/// PostgreSQL is unreachable outside CI (in CI that fails the test).
-pub fn postgres_database() -> Option<String> {
+/// PostgreSQL is unreachable outside CI (in CI that fails the test). It is
+/// dropped when the value is, so runs do not pile databases up on the
+/// machine's server.
+pub fn postgres_database() -> Option<PostgresDatabase> {
     let base = "postgres://postgres@127.0.0.1:5432/test";
     if !tool_available("psql", &[base, "-c", "SELECT 1"]) {
         return None;
@@ -255,5 +257,38 @@ pub fn postgres_database() -> Option<String> {
         "{}",
         String::from_utf8_lossy(&created.stderr)
     );
-    Some(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+    Some(PostgresDatabase {
+        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        name,
+    })
+}
+
+/// A test's own PostgreSQL database; derefs to its URL.
+pub struct PostgresDatabase {
+    url: String,
+    name: String,
+}
+
+impl std::ops::Deref for PostgresDatabase {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        // FORCE ends the connections of servers that outlived the test.
+        let dropped = Command::new("psql")
+            .args([
+                "postgres://postgres@127.0.0.1:5432/test",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+        if !dropped.as_ref().is_ok_and(|o| o.status.success()) {
+            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+        }
+    }
 }

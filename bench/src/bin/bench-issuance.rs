@@ -7,14 +7,11 @@
 //! PHASE is `batch` or `single` (both if none is named): one alone is
 //! easier to profile.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
-use std::path::Path;
-
-use robotid_bench::{
-    Server, count, csrs, https, https_async, own_cpu_seconds, report, timed,
-};
+use robotid_bench::{Server, count, csrs, https, https_async, own_cpu_seconds, report, timed};
 
 /// Baseline: rcgen building and signing simple P-256 leaf certificates.
 fn rcgen_signing_rate(n: usize) -> Result<f64, String> {
@@ -125,7 +122,13 @@ fn main() -> Result<(), String> {
         let single_n = n / 4;
         for (round, connections) in [16, 64].into_iter().enumerate() {
             let first = n + round * single_n;
-            single_requests(&server, &creds, csrs(first, single_n)?, connections, baseline)?;
+            single_requests(
+                &server,
+                &creds,
+                csrs(first, single_n)?,
+                connections,
+                baseline,
+            )?;
         }
     }
     Ok(())
