@@ -5,6 +5,7 @@
 use robotid_verifier::identity::{IdentityError, RobotIdentity};
 use robotid_verifier::oid;
 use robotid_verifier::profile::{KeyAlgorithm, x509_oid};
+use robotid_verifier::rule::Rule;
 use rustls_pki_types::CertificateSigningRequestDer;
 use rustls_pki_types::pem::PemObject;
 use x509_parser::cri_attributes::ParsedCriAttribute;
@@ -49,15 +50,15 @@ pub enum CsrError {
 
 impl CsrError {
     /// Stable rule id, for problem documents and logs.
-    pub fn rule(&self) -> &'static str {
+    pub fn rule(&self) -> Rule {
         match self {
-            Self::TooLarge { .. } => "csr.size",
-            Self::Encoding(_) => "csr.encoding",
-            Self::Malformed(_) | Self::TrailingData(_) => "csr.der",
-            Self::Signature(_) => "csr.signature",
-            Self::UnsupportedKey(_) => "csr.key_algorithm",
-            Self::MissingIdentity => "csr.identity_missing",
-            Self::Identity(_) => "csr.identity",
+            Self::TooLarge { .. } => Rule::CsrSize,
+            Self::Encoding(_) => Rule::CsrEncoding,
+            Self::Malformed(_) | Self::TrailingData(_) => Rule::CsrDer,
+            Self::Signature(_) => Rule::CsrSignature,
+            Self::UnsupportedKey(_) => Rule::CsrKeyAlgorithm,
+            Self::MissingIdentity => Rule::CsrIdentityMissing,
+            Self::Identity(_) => Rule::CsrIdentity,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use robotid_verifier::identity::{Manufacturer, RobotIdentity};
 use robotid_verifier::profile::KeyAlgorithm;
 use robotid_verifier::robot_id::RobotId;
+use robotid_verifier::rule::Rule;
 use robotid_verifier::rules::ModelRules;
 
 use crate::csr::VerifiedCsr;
@@ -38,8 +39,8 @@ pub struct ModelRecord {
 /// A refusal: the rule, the field and the value, for a problem document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    /// Stable rule id, e.g. `parameter.range`.
-    pub rule: &'static str,
+    /// The rule broken, e.g. `parameter.range`.
+    pub rule: Rule,
     /// The field of the request, e.g. `parameters.height_mm`.
     pub field: String,
     /// The value found.
@@ -61,7 +62,7 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 fn refuse(
-    rule: &'static str,
+    rule: Rule,
     field: impl Into<String>,
     value: impl fmt::Display,
     detail: String,
@@ -113,7 +114,7 @@ pub fn vet(
     let id = &csr.identity;
     if !manufacturer.active {
         return Err(refuse(
-            "manufacturer.active",
+            Rule::ManufacturerActive,
             "manufacturer",
             &manufacturer.code,
             format!(
@@ -123,10 +124,10 @@ pub fn vet(
         ));
     }
     let robot_id = RobotId::parse(&id.robot_id)
-        .map_err(|e| refuse("robot_id.format", "robot_id", &id.robot_id, e.to_string()))?;
+        .map_err(|e| refuse(Rule::RobotIdFormat, "robot_id", &id.robot_id, e.to_string()))?;
     if robot_id.manufacturer_code() != manufacturer.code {
         return Err(refuse(
-            "robot_id.manufacturer",
+            Rule::RobotIdManufacturer,
             "robot_id",
             &robot_id,
             format!(
@@ -137,7 +138,7 @@ pub fn vet(
     }
     if id.manufacturer.code != manufacturer.code {
         return Err(refuse(
-            "manufacturer.code",
+            Rule::ManufacturerCode,
             "manufacturer.code",
             &id.manufacturer.code,
             format!(
@@ -148,7 +149,7 @@ pub fn vet(
     }
     if robot_id.model() != id.model {
         return Err(refuse(
-            "robot_id.model",
+            Rule::RobotIdModel,
             "model",
             &id.model,
             format!(
@@ -161,7 +162,7 @@ pub fn vet(
         .filter(|m| m.model == id.model && m.manufacturer_code == manufacturer.code)
         .ok_or_else(|| {
             refuse(
-                "model.approved",
+                Rule::ModelApproved,
                 "model",
                 &id.model,
                 format!(
@@ -182,7 +183,7 @@ pub fn vet(
     };
     identity
         .validate()
-        .map_err(|e| refuse("identity.profile", "identity", &id.robot_id, e.to_string()))?;
+        .map_err(|e| refuse(Rule::IdentityProfile, "identity", &id.robot_id, e.to_string()))?;
     Ok(VettedRequest {
         identity,
         robot_id,
@@ -196,7 +197,7 @@ fn check_parameters(id: &RobotIdentity, rules: &ModelRules) -> Result<(), Refusa
         let field = format!("parameters.{}", p.name);
         let Some(range) = rules.parameters.get(&p.name) else {
             return Err(refuse(
-                "parameter.approved",
+                Rule::ParameterApproved,
                 field,
                 p.value,
                 format!(
@@ -208,7 +209,7 @@ fn check_parameters(id: &RobotIdentity, rules: &ModelRules) -> Result<(), Refusa
         let spec = robotid_verifier::parameters::lookup(&p.name);
         if spec.map(|s| s.unit) != Some(p.unit.as_str()) {
             return Err(refuse(
-                "parameter.unit",
+                Rule::ParameterUnit,
                 field,
                 &p.unit,
                 format!("unit {:?} is not the profile's unit for {}", p.unit, p.name),
@@ -216,7 +217,7 @@ fn check_parameters(id: &RobotIdentity, rules: &ModelRules) -> Result<(), Refusa
         }
         if !(range.min..=range.max).contains(&p.value) {
             return Err(refuse(
-                "parameter.range",
+                Rule::ParameterRange,
                 field,
                 p.value,
                 format!(
@@ -232,7 +233,7 @@ fn check_parameters(id: &RobotIdentity, rules: &ModelRules) -> Result<(), Refusa
         .find(|name| id.parameter(name).is_none())
     {
         return Err(refuse(
-            "parameter.required",
+            Rule::ParameterRequired,
             format!("parameters.{missing}"),
             "(absent)",
             format!("model {} requires parameter {missing}", id.model),
@@ -249,7 +250,7 @@ fn check_components(id: &RobotIdentity, rules: &ModelRules) -> Result<(), Refusa
         .find(|kind| !id.components.iter().any(|c| &c.kind == *kind));
     match missing {
         Some(kind) => Err(refuse(
-            "component.required",
+            Rule::ComponentRequired,
             "components",
             kind,
             format!("model {} requires a {kind} component", id.model),

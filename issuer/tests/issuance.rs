@@ -220,7 +220,7 @@ fn vetting_refusals_name_rule_and_field() {
     tall.parameters[0].value = 2500;
     let r = refuse(tall, manufacturer(), Some(model()));
     assert_eq!(
-        (r.rule, r.field.as_str(), r.value.as_str()),
+        (r.rule.as_str(), r.field.as_str(), r.value.as_str()),
         ("parameter.range", "parameters.height_mm", "2500")
     );
 
@@ -246,7 +246,7 @@ fn vetting_refusals_name_rule_and_field() {
     no_controller.components[0].kind = "battery-pack".into();
     let r = refuse(no_controller, manufacturer(), Some(model()));
     assert_eq!(
-        (r.rule, r.value.as_str()),
+        (r.rule.as_str(), r.value.as_str()),
         ("component.required", "main-controller")
     );
 

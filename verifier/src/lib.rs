@@ -21,4 +21,5 @@ pub mod policy;
 pub mod profile;
 pub mod report;
 pub mod robot_id;
+pub mod rule;
 pub mod rules;

@@ -12,27 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Rule ids of refused transitions, stable for clients.
-pub mod rules {
-    /// A history begins with `manufactured`, at first issuance, and only there.
-    pub const FIRST_EVENT: &str = "lifecycle.first_event";
-    /// `manufactured` is recorded by the CA at first issuance, once.
-    pub const MANUFACTURED_ONCE: &str = "lifecycle.manufactured_once";
-    /// Nothing follows recycling.
-    pub const RECYCLED_FINAL: &str = "lifecycle.recycled_final";
-    /// After decommissioning only recycling (no re-issue, no service).
-    pub const DECOMMISSIONED: &str = "lifecycle.decommissioned";
-    /// A recall hold is put only on a robot in service.
-    pub const HOLD_IN_SERVICE: &str = "lifecycle.hold_in_service";
-    /// Only a held robot is released.
-    pub const RELEASE_HELD: &str = "lifecycle.release_held";
-    /// A held robot is not sold, deployed or re-certified until released.
-    pub const HELD: &str = "lifecycle.held";
-    /// A robot already in service is not deployed again.
-    pub const ALREADY_IN_SERVICE: &str = "lifecycle.already_in_service";
-    /// Recycling follows decommissioning.
-    pub const RECYCLE_AFTER_DECOMMISSION: &str = "lifecycle.recycle_after_decommission";
-}
+use crate::rule::Rule;
+
 
 /// The kinds of lifecycle event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,8 +129,8 @@ impl LifeState {
 /// A refused transition: the rule, and a sentence naming the state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    /// The rule id (see [`rules`]).
-    pub rule: &'static str,
+    /// The rule that refuses it.
+    pub rule: Rule,
     /// The current state, `none` before the first event.
     pub state: &'static str,
     /// What is wrong, naming the state and the event.
@@ -161,7 +142,7 @@ pub struct Refusal {
 pub fn transition(state: Option<LifeState>, kind: EventKind) -> Result<LifeState, Refusal> {
     use EventKind as K;
     use LifeState as S;
-    let refuse = |rule: &'static str, why: &str| Refusal {
+    let refuse = |rule: Rule, why: &str| Refusal {
         rule,
         state: state.map_or("none", LifeState::as_str),
         detail: format!(
@@ -174,44 +155,44 @@ pub fn transition(state: Option<LifeState>, kind: EventKind) -> Result<LifeState
         return match kind {
             K::Manufactured => Ok(S::Manufactured),
             _ => Err(refuse(
-                rules::FIRST_EVENT,
+                Rule::LifecycleFirstEvent,
                 "a history begins with manufactured, at first issuance",
             )),
         };
     };
     match (current, kind) {
-        (S::Recycled, _) => Err(refuse(rules::RECYCLED_FINAL, "nothing follows recycling")),
+        (S::Recycled, _) => Err(refuse(Rule::LifecycleRecycledFinal, "nothing follows recycling")),
         (_, K::Manufactured) => Err(refuse(
-            rules::MANUFACTURED_ONCE,
+            Rule::LifecycleManufacturedOnce,
             "manufactured is recorded once, by the CA at first issuance",
         )),
         (S::Decommissioned, K::Recycled) => Ok(S::Recycled),
         (S::Decommissioned, _) => Err(refuse(
-            rules::DECOMMISSIONED,
+            Rule::LifecycleDecommissioned,
             "after decommissioning only recycling may be recorded (no re-issue, no service)",
         )),
         (_, K::Recycled) => Err(refuse(
-            rules::RECYCLE_AFTER_DECOMMISSION,
+            Rule::LifecycleRecycleAfterDecommission,
             "a robot is decommissioned before it is recycled",
         )),
         (_, K::Decommissioned) => Ok(S::Decommissioned),
         (state, K::Maintenance) => Ok(state),
         (S::InService, K::RecallHold) => Ok(S::Held),
         (_, K::RecallHold) => Err(refuse(
-            rules::HOLD_IN_SERVICE,
+            Rule::LifecycleHoldInService,
             "a recall hold is put only on a robot in service",
         )),
         (S::Held, K::RecallRelease) => Ok(S::InService),
         (_, K::RecallRelease) => Err(refuse(
-            rules::RELEASE_HELD,
+            Rule::LifecycleReleaseHeld,
             "only a robot under a recall hold is released",
         )),
         (S::Held, _) => Err(refuse(
-            rules::HELD,
+            Rule::LifecycleHeld,
             "a robot under a recall hold is not sold, deployed or re-certified until released",
         )),
         (S::InService, K::Deployed) => Err(refuse(
-            rules::ALREADY_IN_SERVICE,
+            Rule::LifecycleAlreadyInService,
             "the robot is in service already",
         )),
         (_, K::Deployed) => Ok(S::InService),
@@ -230,7 +211,7 @@ pub fn replay(kinds: impl IntoIterator<Item = EventKind>) -> Result<LifeState, (
     state.ok_or((
         0,
         Refusal {
-            rule: rules::FIRST_EVENT,
+            rule: Rule::LifecycleFirstEvent,
             state: "none",
             detail: "the history is empty".into(),
         },
@@ -265,25 +246,25 @@ mod tests {
     #[test]
     fn refusals_name_state_and_rule() {
         let cases = [
-            (None, K::Sold, rules::FIRST_EVENT),
-            (Some(S::Sold), K::Manufactured, rules::MANUFACTURED_ONCE),
-            (Some(S::Recycled), K::Maintenance, rules::RECYCLED_FINAL),
+            (None, K::Sold, Rule::LifecycleFirstEvent),
+            (Some(S::Sold), K::Manufactured, Rule::LifecycleManufacturedOnce),
+            (Some(S::Recycled), K::Maintenance, Rule::LifecycleRecycledFinal),
             (
                 Some(S::Decommissioned),
                 K::ComponentReplaced,
-                rules::DECOMMISSIONED,
+                Rule::LifecycleDecommissioned,
             ),
-            (Some(S::Decommissioned), K::Deployed, rules::DECOMMISSIONED),
-            (Some(S::Manufactured), K::RecallHold, rules::HOLD_IN_SERVICE),
-            (Some(S::Sold), K::RecallHold, rules::HOLD_IN_SERVICE),
-            (Some(S::InService), K::RecallRelease, rules::RELEASE_HELD),
-            (Some(S::Held), K::ComponentReplaced, rules::HELD),
-            (Some(S::Held), K::Sold, rules::HELD),
-            (Some(S::InService), K::Deployed, rules::ALREADY_IN_SERVICE),
+            (Some(S::Decommissioned), K::Deployed, Rule::LifecycleDecommissioned),
+            (Some(S::Manufactured), K::RecallHold, Rule::LifecycleHoldInService),
+            (Some(S::Sold), K::RecallHold, Rule::LifecycleHoldInService),
+            (Some(S::InService), K::RecallRelease, Rule::LifecycleReleaseHeld),
+            (Some(S::Held), K::ComponentReplaced, Rule::LifecycleHeld),
+            (Some(S::Held), K::Sold, Rule::LifecycleHeld),
+            (Some(S::InService), K::Deployed, Rule::LifecycleAlreadyInService),
             (
                 Some(S::InService),
                 K::Recycled,
-                rules::RECYCLE_AFTER_DECOMMISSION,
+                Rule::LifecycleRecycleAfterDecommission,
             ),
         ];
         for (state, kind, rule) in cases {
@@ -295,7 +276,7 @@ mod tests {
         }
         assert_eq!(
             replay([K::Manufactured, K::RecallHold]).map_err(|(i, r)| (i, r.rule)),
-            Err((1, rules::HOLD_IN_SERVICE))
+            Err((1, Rule::LifecycleHoldInService))
         );
     }
 
