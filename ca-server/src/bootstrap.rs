@@ -14,7 +14,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
-use crate::authority::CaCertificates;
+use crate::ca::CaCertificates;
 use crate::config::Config;
 
 /// Start-up failures, naming the file.

@@ -19,7 +19,7 @@ use robotid_verifier::history::bundle::HEAD_ALGORITHM;
 use robotid_verifier::oid;
 use time::{Duration, OffsetDateTime};
 
-use crate::authority::Authority;
+use crate::ca::Ca;
 
 /// Life of a lifecycle signer certificate.
 pub const SIGNER_VALIDITY: Duration = Duration::days(90);
@@ -51,7 +51,7 @@ pub struct HeadSignature {
 
 /// Signs chain heads for one server process.
 pub struct HistorySigner {
-    authority: Arc<Authority>,
+    authority: Arc<Ca>,
     current: RwLock<Arc<Current>>,
 }
 
@@ -59,7 +59,7 @@ fn err(e: impl std::fmt::Display) -> HistorySignerError {
     HistorySignerError(e.to_string())
 }
 
-fn issue(authority: &Authority, now: OffsetDateTime) -> Result<Current, HistorySignerError> {
+fn issue(authority: &Ca, now: OffsetDateTime) -> Result<Current, HistorySignerError> {
     let key = keys::generate(KeyAlgorithm::P256).map_err(err)?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -99,7 +99,7 @@ fn issue(authority: &Authority, now: OffsetDateTime) -> Result<Current, HistoryS
 
 impl HistorySigner {
     /// Makes a key and has the issuing CA certify it.
-    pub fn start(authority: Arc<Authority>) -> Result<Self, HistorySignerError> {
+    pub fn start(authority: Arc<Ca>) -> Result<Self, HistorySignerError> {
         let current = issue(&authority, OffsetDateTime::now_utc())?;
         Ok(Self {
             authority,

@@ -1,19 +1,19 @@
-//! RobotID's CA server: the enrollment API, the registry and (later) the
-//! revocation service. The roles are modules, as in Boulder: `api` (the web
-//! front end: authentication, authorisation, problem documents),
-//! `authority` (the registration authority and the signer, through
-//! robotid-issuer), `store` (the registry on SQLite or PostgreSQL),
-//! `bootstrap` (the data folder and the development CA), `tls` and `serve`
-//! (connections).
+//! RobotID's CA server: the enrollment and registry API, the registry and
+//! the revocation service. The roles are modules, as in Boulder: `api` (the
+//! web front end: routes, authentication, problem documents), `ra` (the
+//! registration authority: every rule of every operation), the signer (in
+//! robotid-issuer, reached only through `ca`), `store` (the registry on
+//! SQLite or PostgreSQL), `revocation` (OCSP, CRLs), `history_signer` (the
+//! lifecycle signer), `bootstrap` (the data folder and the development CA),
+//! `tls` and `serve` (connections). docs/architecture.md draws the map.
 
 pub mod api;
-pub mod authority;
 pub mod bootstrap;
+pub mod ca;
 pub mod config;
-pub mod facts;
 pub mod history_signer;
 mod locks;
-pub mod pipeline;
+pub mod ra;
 pub mod revocation;
 pub mod serve;
 pub mod store;
@@ -22,8 +22,9 @@ pub mod tls;
 use std::sync::Arc;
 
 use crate::api::{AppState, Limits};
-use crate::authority::Authority;
+use crate::ca::Ca;
 use crate::config::Config;
+use crate::ra::RegistrationAuthority;
 use crate::store::{Credential, Role, Store};
 
 /// Why the server could not start.
@@ -112,21 +113,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         .install_recorder()
         .map_err(|e| StartError::Metrics(e.to_string()))?;
     let tls = tls::server_config(ready.tls_chain, ready.tls_key, &ready.certs.root_der)?;
-    let authority = Arc::new(Authority {
-        signer: ready.signer,
-        store,
+    let ca = Arc::new(Ca {
+        signer: Arc::new(ready.signer),
+        store: store.clone(),
         certs: ready.certs,
-        facts: facts::Facts::default(),
     });
     let revocation =
-        revocation::service::Revocation::start(Arc::clone(&authority), ready.ca_dir.clone())
-            .await?;
-    let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(
-        &authority,
-    ))?);
+        revocation::service::Revocation::start(Arc::clone(&ca), ready.ca_dir.clone()).await?;
+    let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(&ca))?);
     let state = AppState {
-        pipeline: pipeline::Pipeline::start(Arc::clone(&authority)),
-        authority,
+        ra: Arc::new(RegistrationAuthority::start(ca, history_signer)),
+        store,
         credentials: api::auth::CredentialCache::default(),
         limits: Limits {
             max_body: config.max_body,
@@ -135,7 +132,6 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         metrics,
         enroll_rate: api::rate::RateLimiter::new(config.enroll_rate, config.enroll_burst),
         revocation,
-        history_signer,
     };
     let listen = |addr| async move {
         tokio::net::TcpListener::bind(addr)

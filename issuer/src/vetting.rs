@@ -181,9 +181,14 @@ pub fn vet(
         },
         ..id.clone()
     };
-    identity
-        .validate()
-        .map_err(|e| refuse(Rule::IdentityProfile, "identity", &id.robot_id, e.to_string()))?;
+    identity.validate().map_err(|e| {
+        refuse(
+            Rule::IdentityProfile,
+            "identity",
+            &id.robot_id,
+            e.to_string(),
+        )
+    })?;
     Ok(VettedRequest {
         identity,
         robot_id,

@@ -1,6 +1,6 @@
 //! Model rules: what the operator approved for one model type — parameter
 //! ranges and required component kinds. The CA refuses a robot outside them;
-//! market-entry policies use the same tables. Format: docs/policies.md.
+//! market-entry policies use the same tables. Format: policies/README.md.
 
 use std::collections::BTreeMap;
 use std::path::Path;

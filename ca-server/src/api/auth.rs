@@ -2,6 +2,7 @@
 //! in the registry's credentials on every request (so a revoked credential
 //! stops working at once, even on an open connection).
 
+use robotid_verifier::rule::Rule;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use axum::http::request::Parts;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::problem::Problem;
+pub use crate::ra::Caller;
 use crate::store::{Credential, Role, Store};
 
 /// How long a credential looked up in the registry is trusted without
@@ -55,55 +57,6 @@ impl CredentialCache {
 #[derive(Clone, Debug)]
 pub struct PeerCertificate(pub Option<Arc<Vec<u8>>>);
 
-/// An authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Caller {
-    /// The platform operator.
-    Operator {
-        /// Credential serial, hex.
-        serial: String,
-    },
-    /// A manufacturer.
-    Manufacturer {
-        /// Credential serial, hex.
-        serial: String,
-        /// Its code: it may act only on robot IDs carrying it.
-        code: String,
-    },
-}
-
-impl Caller {
-    /// The audit log's name for the caller.
-    pub fn actor(&self) -> String {
-        match self {
-            Self::Operator { serial } => format!("operator:{serial}"),
-            Self::Manufacturer { code, serial } => format!("manufacturer:{code}:{serial}"),
-        }
-    }
-
-    /// The manufacturer code, or 403 for anyone else.
-    pub fn manufacturer(&self) -> Result<&str, Problem> {
-        match self {
-            Self::Manufacturer { code, .. } => Ok(code),
-            Self::Operator { .. } => Err(Problem::forbidden(
-                "role.manufacturer_required",
-                "this action is for manufacturer credentials",
-            )),
-        }
-    }
-
-    /// Ok for the operator, 403 for anyone else.
-    pub fn operator(&self) -> Result<(), Problem> {
-        match self {
-            Self::Operator { .. } => Ok(()),
-            Self::Manufacturer { .. } => Err(Problem::forbidden(
-                "role.operator_required",
-                "this action is for the operator's credential",
-            )),
-        }
-    }
-}
-
 impl<S> FromRequestParts<S> for Caller
 where
     Store: FromRef<S>,
@@ -119,13 +72,13 @@ where
             .and_then(|p| p.0.clone())
             .ok_or_else(|| {
                 Problem::unauthorized(
-                    "credential.missing",
+                    Rule::CredentialMissing,
                     "no client certificate: use the credentials written by `robotid admin manufacturer add` or by the server's first start",
                 )
             })?;
         let (_, parsed) = X509Certificate::from_der(&cert).map_err(|_| {
             Problem::unauthorized(
-                "credential.malformed",
+                Rule::CredentialMalformed,
                 "the client certificate cannot be parsed",
             )
         })?;
@@ -133,7 +86,7 @@ where
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         if parsed.validity().not_after.timestamp() < now {
             return Err(Problem::unauthorized(
-                "credential.expired",
+                Rule::CredentialExpired,
                 format!(
                     "the client certificate {serial} expired at {}",
                     parsed.validity().not_after
@@ -142,7 +95,7 @@ where
         }
         if parsed.validity().not_before.timestamp() > now {
             return Err(Problem::unauthorized(
-                "credential.not_yet_valid",
+                Rule::CredentialNotYetValid,
                 format!(
                     "the client certificate {serial} is valid only from {}",
                     parsed.validity().not_before
@@ -163,13 +116,13 @@ where
         }
         let record = found.ok_or_else(|| {
             Problem::unauthorized(
-                "credential.unknown",
+                Rule::CredentialUnknown,
                 format!("client certificate {serial} is not a registered credential"),
             )
         })?;
         if record.revoked {
             return Err(Problem::unauthorized(
-                "credential.revoked",
+                Rule::CredentialRevoked,
                 format!("client certificate {serial} has been revoked"),
             ));
         }

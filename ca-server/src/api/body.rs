@@ -3,6 +3,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
+use robotid_verifier::rule::Rule;
 use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
@@ -14,12 +15,12 @@ pub async fn read(body: Body, limit: usize) -> Result<Bytes, Problem> {
         if inner.is::<http_body_util::LengthLimitError>() {
             Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "request.size",
+                Rule::RequestSize,
                 format!("request body exceeds {limit} bytes"),
             )
         } else {
             Problem::bad_request(
-                "request.body",
+                Rule::RequestBody,
                 format!("request body could not be read: {inner}"),
             )
         }
@@ -49,7 +50,7 @@ pub fn require_media_type(headers: &HeaderMap, allowed: &[&str]) -> Result<(), P
     } else {
         Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "request.content_type",
+            Rule::RequestContentType,
             format!(
                 "Content-Type {found:?} is not accepted here; use {}",
                 allowed.join(" or ")
@@ -70,7 +71,7 @@ pub async fn json<T: DeserializeOwned>(
     let bytes = read(body, limit).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         Problem::bad_request(
-            "request.json",
+            Rule::RequestJson,
             format!("the JSON body is not valid for this endpoint: {e}"),
         )
     })

@@ -6,13 +6,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use robotid_issuer::pem;
+use robotid_verifier::rule::Rule;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use crate::authority::Delivered;
+use crate::ra::Delivered;
 
 /// Media types accepted for a single CSR (DER or PEM either way).
 const CSR_TYPES: &[&str] = &["application/pkcs10", "application/x-pem-file"];
@@ -57,7 +58,7 @@ fn reissue_flag(uri: &Uri) -> Result<bool, Problem> {
             Some(("reissue", "false")) => reissue = false,
             _ => {
                 return Err(Problem::bad_request(
-                    "request.query",
+                    Rule::RequestQuery,
                     "the only query parameter is reissue=true|false",
                 )
                 .at("query", pair));
@@ -75,22 +76,14 @@ pub async fn single(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let code = caller.manufacturer()?.to_owned();
-    state.enroll_rate.check(&code, 1)?;
+    let code = caller.manufacturer()?;
+    state.enroll_rate.check(code, 1)?;
     let reissue = reissue_flag(&uri)?;
     body::require_media_type(&headers, CSR_TYPES)?;
     let bytes = body::read(body, state.limits.max_body).await?;
-    if reissue
-        && let Some(Some(refusal)) =
-            super::history::ended_refusals(&state.authority.store, &[bytes.to_vec()])
-                .await?
-                .pop()
-    {
-        return Err(refusal);
-    }
     let mut results = state
-        .pipeline
-        .enroll(&code, &caller.actor(), vec![bytes.to_vec()], reissue)
+        .ra
+        .enroll(&caller, vec![bytes.to_vec()], reissue)
         .await?;
     let result = results
         .pop()
@@ -103,7 +96,7 @@ pub async fn single(
     };
     Ok((
         status,
-        Json(respond(delivered, &state.authority.certs.chain_pem)),
+        Json(respond(delivered, &state.ra.certs().chain_pem)),
     )
         .into_response())
 }
@@ -168,54 +161,24 @@ pub async fn batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchResponse>, Problem> {
-    let code = caller.manufacturer()?.to_owned();
+    let code = caller.manufacturer()?;
     let request: BatchRequest = body::json(&headers, body, state.limits.max_body).await?;
     if request.csrs.is_empty() || request.csrs.len() > state.limits.max_batch {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "batch.size",
+            Rule::BatchSize,
             format!("a batch holds 1 to {} CSRs", state.limits.max_batch),
         )
         .at("csrs", request.csrs.len().to_string()));
     }
-    state.enroll_rate.check(&code, request.csrs.len())?;
+    state.enroll_rate.check(code, request.csrs.len())?;
     let csrs: Vec<Vec<u8>> = request.csrs.into_iter().map(String::into_bytes).collect();
-    // A declared re-issue for a robot whose life has ended is refused here,
-    // item by item, before the rest go to enrollment.
-    let ended = if request.reissue {
-        super::history::ended_refusals(&state.authority.store, &csrs).await?
-    } else {
-        Vec::new()
-    };
-    let total = csrs.len();
-    let keep: Vec<Vec<u8>> = csrs
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| ended.get(*i).is_none_or(Option::is_none))
-        .map(|(_, c)| c)
-        .collect();
-    let mut enrolled = if keep.is_empty() {
-        Vec::new()
-    } else {
-        state
-            .pipeline
-            .enroll(&code, &caller.actor(), keep, request.reissue)
-            .await?
-    }
-    .into_iter();
-    let results: Vec<_> = (0..total)
-        .map(|i| match ended.get(i).cloned().flatten() {
-            Some(refusal) => Err(refusal),
-            None => enrolled
-                .next()
-                .unwrap_or_else(|| Err(Problem::internal("enrollment returned too few results"))),
-        })
-        .collect();
+    let results = state.ra.enroll(&caller, csrs, request.reissue).await?;
     let mut response = BatchResponse {
         issued: 0,
         existing: 0,
         refused: 0,
-        chain_pem: state.authority.certs.chain_pem.clone(),
+        chain_pem: state.ra.certs().chain_pem.clone(),
         results: Vec::with_capacity(results.len()),
     };
     for (index, result) in results.into_iter().enumerate() {
@@ -242,7 +205,7 @@ pub async fn batch(
                 BatchItem {
                     index,
                     certificate: None,
-                    problem: Some(p),
+                    problem: Some(p.into()),
                 }
             }
         });

@@ -1,12 +1,15 @@
-//! The web front end: routes, request parsing and problem documents. It
-//! authenticates and authorises every call, then hands vetted work to the
-//! authority and the store.
+//! The web front end: routes, request parsing, authentication and problem
+//! documents. It authenticates every call (the client certificate against
+//! the registry's credentials), reads the request, and hands it to the
+//! registration authority, which decides every rule; reads for the public
+//! come from a read-only view of the registry. HTTP statuses and problem
+//! documents exist only here.
 
 pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod enroll;
-pub mod history;
+pub mod lifecycle;
 pub mod ocsp;
 pub mod problem;
 pub mod rate;
@@ -14,6 +17,7 @@ pub mod revoke;
 pub mod status;
 pub mod system;
 
+use robotid_verifier::rule::Rule;
 use std::sync::Arc;
 
 use axum::Router;
@@ -21,17 +25,18 @@ use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
-use crate::authority::Authority;
+use crate::ra::RegistrationAuthority;
 use crate::store::Store;
 use problem::Problem;
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The issuing side.
-    pub authority: Arc<Authority>,
-    /// Group commit in front of the authority.
-    pub pipeline: crate::pipeline::Pipeline,
+    /// The registration authority: every operation that changes the
+    /// registry or is signed.
+    pub ra: Arc<RegistrationAuthority>,
+    /// The registry, for reads.
+    pub store: Store,
     /// Limits on requests.
     pub limits: Limits,
     /// Prometheus exposition.
@@ -42,8 +47,6 @@ pub struct AppState {
     pub enroll_rate: rate::RateLimiter,
     /// OCSP, CRLs and the revocation index.
     pub revocation: Arc<crate::revocation::service::Revocation>,
-    /// Signs the heads of exported lifecycle histories.
-    pub history_signer: Arc<crate::history_signer::HistorySigner>,
 }
 
 impl FromRef<AppState> for auth::CredentialCache {
@@ -63,14 +66,14 @@ pub struct Limits {
 
 impl FromRef<AppState> for Store {
     fn from_ref(state: &AppState) -> Store {
-        state.authority.store.clone()
+        state.store.clone()
     }
 }
 
 async fn not_found() -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
-        "route.unknown",
+        Rule::RouteUnknown,
         "no such endpoint; see /openapi.json",
     )
 }
@@ -78,7 +81,7 @@ async fn not_found() -> Problem {
 async fn method_not_allowed() -> Problem {
     Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "route.method",
+        Rule::RouteMethod,
         "method not allowed on this endpoint; see /openapi.json",
     )
 }
@@ -109,11 +112,11 @@ pub fn api_router(state: AppState) -> Router {
         .route("/api/v1/robots/{robot_id}/release", post(revoke::release))
         .route(
             "/api/v1/robots/{robot_id}/history",
-            post(history::record).get(history::show),
+            post(lifecycle::record).get(lifecycle::show),
         )
         .route(
             "/api/v1/robots/{robot_id}/history/export",
-            get(history::export),
+            get(lifecycle::export),
         )
         .route("/api/v1/status", post(status::api_bulk))
         .route("/api/v1/status/{id}", get(status::api_one))

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use robotid_verifier::rule::Rule;
 
 use super::AppState;
 use super::problem::Problem;
@@ -160,7 +161,7 @@ pub async fn crl(
     let not_found = || {
         Problem::new(
             StatusCode::NOT_FOUND,
-            "crl.unknown",
+            Rule::CrlUnknown,
             format!(
                 "no CRL named {file:?}; this CA publishes /crl/{}.crl",
                 state.revocation.issuer_id()
@@ -176,7 +177,7 @@ pub async fn crl(
     let crl = state.revocation.crl().ok_or_else(|| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "crl.not_ready",
+            Rule::CrlNotReady,
             "the first CRL is being built",
         )
     })?;

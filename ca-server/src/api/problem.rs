@@ -3,7 +3,10 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use robotid_verifier::rule::{Kind, Rule};
 use serde::Serialize;
+
+use crate::ra::Refusal;
 
 /// The media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -15,8 +18,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub struct Problem {
     /// HTTP status.
     pub status: u16,
-    /// Stable rule id, e.g. `parameter.range`.
-    pub rule: String,
+    /// The rule, e.g. `parameter.range`.
+    pub rule: Rule,
     /// What exactly is wrong, with values.
     pub detail: String,
     /// The request field concerned, if any.
@@ -34,7 +37,7 @@ struct Document<'a> {
     title: &'a str,
     status: u16,
     detail: &'a str,
-    rule: &'a str,
+    rule: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,7 +51,7 @@ impl Serialize for Problem {
             title: self.status_code().canonical_reason().unwrap_or("Error"),
             status: self.status,
             detail: &self.detail,
-            rule: &self.rule,
+            rule: self.rule.as_str(),
             field: self.field.as_deref(),
             value: self.value.as_deref(),
         }
@@ -58,11 +61,11 @@ impl Serialize for Problem {
 
 impl Problem {
     /// A problem with `status`, `rule` and `detail`.
-    pub fn new(status: StatusCode, rule: &str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, rule: Rule, detail: impl Into<String>) -> Self {
         Self {
             status: status.as_u16(),
             detail: detail.into(),
-            rule: rule.to_owned(),
+            rule,
             field: None,
             value: None,
             retry_after: None,
@@ -83,33 +86,59 @@ impl Problem {
     }
 
     /// 400 Bad Request.
-    pub fn bad_request(rule: &str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(rule: Rule, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, rule, detail)
     }
 
     /// 401: no usable credential.
-    pub fn unauthorized(rule: &str, detail: impl Into<String>) -> Self {
+    pub fn unauthorized(rule: Rule, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, rule, detail)
     }
 
     /// 403: the credential may not do this.
-    pub fn forbidden(rule: &str, detail: impl Into<String>) -> Self {
+    pub fn forbidden(rule: Rule, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, rule, detail)
     }
 
     /// 500, for failures of the CA itself; details go to the log.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server.internal",
-            "the CA could not complete the request; nothing was issued that is not recorded",
-        )
+        Refusal::internal(detail).into()
     }
 
     /// The HTTP status.
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// The HTTP status of each kind of refusal: the one place where the CA's
+/// refusals meet HTTP.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Malformed => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::Unacceptable => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<Refusal> for Problem {
+    fn from(r: Refusal) -> Self {
+        Self {
+            status: status_of(r.kind).as_u16(),
+            rule: r.rule,
+            detail: r.detail,
+            field: r.field,
+            value: r.value,
+            retry_after: r.retry_after,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! production line (or a stolen credential) cannot starve the others. A
 //! refusal is 429 with Retry-After, before any work is done.
 
+use robotid_verifier::rule::Rule;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -69,7 +70,7 @@ impl RateLimiter {
             metrics::counter!("robotid_rate_limited_total").increment(1);
             Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate.enrollment",
+                Rule::RateEnrollment,
                 format!(
                     "manufacturer {who} is over its enrollment rate of {} certificates per second (burst {}); retry in {secs} s",
                     self.per_second, self.burst

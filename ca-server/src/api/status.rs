@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use robotid_verifier::robot_id::RobotId;
+use robotid_verifier::rule::Rule;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -131,7 +132,7 @@ async fn lookup(state: &AppState, ids: &[String]) -> Result<Vec<IdStatus>, Probl
             _ => None,
         })
         .collect();
-    let store = &state.authority.store;
+    let store = &state.store;
     let by_robot = store
         .standing_of_robots(&robots)
         .await
@@ -161,7 +162,7 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<IdStatus>, Problem> {
     if let Key::Invalid(why) = classify(&id) {
-        return Err(Problem::bad_request("status.id", why)
+        return Err(Problem::bad_request(Rule::StatusId, why)
             .at("id", id.chars().take(128).collect::<String>()));
     }
     let mut results = lookup(&state, std::slice::from_ref(&id)).await?;
@@ -181,7 +182,7 @@ pub async fn bulk(
     if req.ids.len() > MAX_IDS {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "status.too_many",
+            Rule::StatusTooMany,
             format!("{} IDs in one request; at most {MAX_IDS}", req.ids.len()),
         )
         .at("ids", req.ids.len().to_string()));

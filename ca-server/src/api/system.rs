@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use robotid_verifier::rule::Rule;
 
 use super::AppState;
 use super::problem::Problem;
@@ -12,7 +13,7 @@ pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 /// `GET /healthz`: 200 when the registry answers.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.authority.store.health().await {
+    match state.store.health().await {
         Ok(()) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -23,7 +24,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             tracing::error!(error = %e, "health check failed");
             Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "server.registry",
+                Rule::ServerRegistry,
                 "the registry does not answer",
             )
             .into_response()
@@ -48,8 +49,8 @@ pub async fn openapi() -> Response {
 /// `GET /ca/{issuer id}.cer` and `/ca/root.cer`: DER certificates, the
 /// caIssuers URL of every robot certificate.
 pub async fn ca_certificate(State(state): State<AppState>, Path(file): Path<String>) -> Response {
-    let certs = &state.authority.certs;
-    let issuing = format!("{}.cer", state.authority.signer.issuer_id());
+    let certs = state.ra.certs();
+    let issuing = format!("{}.cer", state.revocation.issuer_id());
     let der = if file == issuing {
         certs.issuing_der.clone()
     } else if file == "root.cer" {
@@ -57,7 +58,7 @@ pub async fn ca_certificate(State(state): State<AppState>, Path(file): Path<Stri
     } else {
         return Problem::new(
             StatusCode::NOT_FOUND,
-            "route.unknown",
+            Rule::RouteUnknown,
             format!("no CA certificate {file:?}"),
         )
         .into_response();

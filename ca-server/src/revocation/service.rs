@@ -23,7 +23,7 @@ use super::background;
 use super::index::{CrlIndex, Snapshot};
 use super::ocsp::{self, IssuerHashes, RequestError, Status};
 use super::responder_key::{self, ResponderKey, ResponderKeyError};
-use crate::authority::Authority;
+use crate::ca::Ca;
 use crate::locks::{read, write};
 use crate::store::{RevocationRecord, Standing, StoreError};
 use robotid_issuer::signer::{CrlEntry, CrlRequest};
@@ -115,7 +115,7 @@ pub struct OcspAnswer {
 
 /// The revocation service; see the module documentation.
 pub struct Revocation {
-    authority: Arc<Authority>,
+    authority: Arc<Ca>,
     ca_dir: PathBuf,
     hashes: IssuerHashes,
     key: RwLock<Arc<ResponderKey>>,
@@ -134,10 +134,7 @@ fn now() -> i64 {
 impl Revocation {
     /// Loads the OCSP signer (replacing it if due), the revocation index
     /// and the first CRL, then starts the poller and the CRL publisher.
-    pub async fn start(
-        authority: Arc<Authority>,
-        ca_dir: PathBuf,
-    ) -> Result<Arc<Self>, RevocationError> {
+    pub async fn start(authority: Arc<Ca>, ca_dir: PathBuf) -> Result<Arc<Self>, RevocationError> {
         let key = {
             let (authority, ca_dir) = (Arc::clone(&authority), ca_dir.clone());
             tokio::task::spawn_blocking(move || {
@@ -558,7 +555,7 @@ impl Revocation {
 
 /// Signs the CRL of `listed`; returns its DER and number of entries.
 fn build_crl(
-    authority: &Authority,
+    authority: &Ca,
     listed: &Snapshot,
     number: i64,
     at: i64,

@@ -159,7 +159,7 @@ struct Head {
 
 fn refusal(r: &states::Refusal) -> StoreError {
     StoreError::Conflict {
-        what: r.rule,
+        what: r.rule.as_str(),
         detail: r.detail.clone(),
     }
 }

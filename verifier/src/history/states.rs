@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::rule::Rule;
 
-
 /// The kinds of lifecycle event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,7 +160,10 @@ pub fn transition(state: Option<LifeState>, kind: EventKind) -> Result<LifeState
         };
     };
     match (current, kind) {
-        (S::Recycled, _) => Err(refuse(Rule::LifecycleRecycledFinal, "nothing follows recycling")),
+        (S::Recycled, _) => Err(refuse(
+            Rule::LifecycleRecycledFinal,
+            "nothing follows recycling",
+        )),
         (_, K::Manufactured) => Err(refuse(
             Rule::LifecycleManufacturedOnce,
             "manufactured is recorded once, by the CA at first issuance",
@@ -247,20 +249,44 @@ mod tests {
     fn refusals_name_state_and_rule() {
         let cases = [
             (None, K::Sold, Rule::LifecycleFirstEvent),
-            (Some(S::Sold), K::Manufactured, Rule::LifecycleManufacturedOnce),
-            (Some(S::Recycled), K::Maintenance, Rule::LifecycleRecycledFinal),
+            (
+                Some(S::Sold),
+                K::Manufactured,
+                Rule::LifecycleManufacturedOnce,
+            ),
+            (
+                Some(S::Recycled),
+                K::Maintenance,
+                Rule::LifecycleRecycledFinal,
+            ),
             (
                 Some(S::Decommissioned),
                 K::ComponentReplaced,
                 Rule::LifecycleDecommissioned,
             ),
-            (Some(S::Decommissioned), K::Deployed, Rule::LifecycleDecommissioned),
-            (Some(S::Manufactured), K::RecallHold, Rule::LifecycleHoldInService),
+            (
+                Some(S::Decommissioned),
+                K::Deployed,
+                Rule::LifecycleDecommissioned,
+            ),
+            (
+                Some(S::Manufactured),
+                K::RecallHold,
+                Rule::LifecycleHoldInService,
+            ),
             (Some(S::Sold), K::RecallHold, Rule::LifecycleHoldInService),
-            (Some(S::InService), K::RecallRelease, Rule::LifecycleReleaseHeld),
+            (
+                Some(S::InService),
+                K::RecallRelease,
+                Rule::LifecycleReleaseHeld,
+            ),
             (Some(S::Held), K::ComponentReplaced, Rule::LifecycleHeld),
             (Some(S::Held), K::Sold, Rule::LifecycleHeld),
-            (Some(S::InService), K::Deployed, Rule::LifecycleAlreadyInService),
+            (
+                Some(S::InService),
+                K::Deployed,
+                Rule::LifecycleAlreadyInService,
+            ),
             (
                 Some(S::InService),
                 K::Recycled,

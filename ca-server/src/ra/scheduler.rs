@@ -1,4 +1,7 @@
-//! Group commit for enrollment. Requests that arrive while the authority is
+//! How enrollment runs are scheduled: group commit. (What happens to each
+//! CSR in a run is `enrollment.rs`.)
+//!
+//! Group commit for enrollment. Requests that arrive while the enrollment is
 //! busy are merged into one enrollment run, so a burst of single-CSR
 //! requests costs one registry transaction (one fsync) per step instead of
 //! one per request, and the signing work is spread over every core.
@@ -16,18 +19,18 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::api::problem::Problem;
-use crate::authority::{Authority, CsrInput, Delivered};
+use super::Refusal;
+use super::enrollment::{CsrInput, Delivered, Enrollment, Item, Repeats, blocking};
 
 /// The results of one request: one per CSR, in order.
-pub type Results = Vec<Result<Delivered, Problem>>;
+pub type Results = Vec<Result<Delivered, Refusal>>;
 
 struct Job {
     code: String,
     actor: String,
     reissue: bool,
     csrs: Vec<CsrInput>,
-    reply: oneshot::Sender<Result<Results, Problem>>,
+    reply: oneshot::Sender<Result<Results, Refusal>>,
 }
 
 /// Most CSRs merged into one run.
@@ -50,19 +53,19 @@ impl InFlight {
     }
 }
 
-/// The queue in front of the authority.
+/// The queue in front of the enrollment.
 #[derive(Clone)]
 pub struct Pipeline {
     queue: mpsc::Sender<Job>,
-    authority: Arc<Authority>,
+    enrollment: Arc<Enrollment>,
 }
 
 impl Pipeline {
-    /// Starts the task that drains the queue into `authority`.
-    pub fn start(authority: Arc<Authority>) -> Pipeline {
+    /// Starts the task that drains the queue into `enrollment`.
+    pub fn start(enrollment: Arc<Enrollment>) -> Pipeline {
         let (queue, jobs) = mpsc::channel(4096);
-        tokio::spawn(drain(Arc::clone(&authority), jobs));
-        Pipeline { queue, authority }
+        tokio::spawn(drain(Arc::clone(&enrollment), jobs));
+        Pipeline { queue, enrollment }
     }
 
     /// Enrolls `csrs` for manufacturer `code`, merged with whatever else is
@@ -73,8 +76,20 @@ impl Pipeline {
         actor: &str,
         csrs: Vec<Vec<u8>>,
         reissue: bool,
-    ) -> Result<Results, Problem> {
-        let csrs = check_ahead(&self.authority, code, csrs).await?;
+    ) -> Result<Results, Refusal> {
+        let csrs = check_ahead(&self.enrollment, code, csrs).await?;
+        self.enroll_inputs(code, actor, csrs, reissue).await
+    }
+
+    /// Enrolls CSRs given as [`CsrInput`]s (checked ahead, or as received),
+    /// merged with whatever else is waiting.
+    pub async fn enroll_inputs(
+        &self,
+        code: &str,
+        actor: &str,
+        csrs: Vec<CsrInput>,
+        reissue: bool,
+    ) -> Result<Results, Refusal> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             code: code.to_owned(),
@@ -86,10 +101,10 @@ impl Pipeline {
         self.queue
             .send(job)
             .await
-            .map_err(|_| Problem::internal("the enrollment pipeline has stopped"))?;
+            .map_err(|_| Refusal::internal("the enrollment pipeline has stopped"))?;
         answer
             .await
-            .map_err(|_| Problem::internal("the enrollment pipeline dropped a request"))?
+            .map_err(|_| Refusal::internal("the enrollment pipeline dropped a request"))?
     }
 }
 
@@ -132,26 +147,26 @@ const CHECK_AHEAD_MAX: usize = 8;
 /// run then starts with the registry's writer rather than with its
 /// members' checks (decision 0007).
 async fn check_ahead(
-    authority: &Arc<Authority>,
+    enrollment: &Arc<Enrollment>,
     code: &str,
     csrs: Vec<Vec<u8>>,
-) -> Result<Vec<CsrInput>, Problem> {
+) -> Result<Vec<CsrInput>, Refusal> {
     match csrs.len() {
         0 => Ok(Vec::new()),
-        1 => Ok(csrs.iter().map(|c| authority.check(c, code)).collect()),
+        1 => Ok(csrs.iter().map(|c| enrollment.check(c, code)).collect()),
         n if n <= CHECK_AHEAD_MAX => {
-            let (authority, code) = (Arc::clone(authority), code.to_owned());
+            let (enrollment, code) = (Arc::clone(enrollment), code.to_owned());
             tokio::task::spawn_blocking(move || {
-                csrs.iter().map(|c| authority.check(c, &code)).collect()
+                csrs.iter().map(|c| enrollment.check(c, &code)).collect()
             })
             .await
-            .map_err(Problem::internal)
+            .map_err(Refusal::internal)
         }
         _ => Ok(csrs.into_iter().map(CsrInput::raw).collect()),
     }
 }
 
-async fn drain(authority: Arc<Authority>, mut jobs: mpsc::Receiver<Job>) {
+async fn drain(enrollment: Arc<Enrollment>, mut jobs: mpsc::Receiver<Job>) {
     let (in_flight, mut admission) = watch::channel(InFlight::default());
     let in_flight = Arc::new(in_flight);
     while let Some(first) = jobs.recv().await {
@@ -172,19 +187,19 @@ async fn drain(authority: Arc<Authority>, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let admitted = Admitted::new(&in_flight, size >= LARGE_RUN);
-        let authority = Arc::clone(&authority);
+        let enrollment = Arc::clone(&enrollment);
         tokio::spawn(async move {
-            enroll_run(&authority, run).await;
+            enroll_run(&enrollment, run).await;
             drop(admitted);
         });
     }
 }
 
-async fn enroll_run(authority: &Arc<Authority>, run: Vec<Job>) {
+async fn enroll_run(enrollment: &Arc<Enrollment>, jobs: Vec<Job>) {
     // Jobs of one caller and kind share a run; the audit log keeps the
     // caller of each.
     let mut groups: HashMap<(String, String, bool), Vec<Job>> = HashMap::new();
-    for job in run {
+    for job in jobs {
         groups
             .entry((job.code.clone(), job.actor.clone(), job.reissue))
             .or_default()
@@ -197,7 +212,7 @@ async fn enroll_run(authority: &Arc<Authority>, run: Vec<Job>) {
             replies.push((job.csrs.len(), job.reply));
             csrs.extend(job.csrs);
         }
-        match authority.enroll(&code, &actor, csrs, reissue).await {
+        match run(enrollment, &code, &actor, csrs, reissue, None).await {
             Ok(results) => {
                 let mut results = results.into_iter();
                 for (len, reply) in replies {
@@ -211,6 +226,115 @@ async fn enroll_run(authority: &Arc<Authority>, run: Vec<Job>) {
             }
         }
     }
+}
+
+/// Most prepared items recorded in one transaction. Smaller chunks let the
+/// signing of one chunk overlap the registry work of its neighbours; larger
+/// ones cost fewer transactions. Runs of up to twice this are one chunk.
+const RECORD_CHUNK: usize = 2_500;
+
+/// How many items of `n` go in each chunk.
+fn record_chunk(n: usize) -> usize {
+    if n <= 2 * RECORD_CHUNK {
+        n.max(1)
+    } else {
+        RECORD_CHUNK
+    }
+}
+
+/// Enrolls `csrs` for manufacturer `code` in one run, `chunk_len`
+/// requests per chunk if given (tests), else as [`record_chunk`] says; one
+/// result per CSR, in order. Err only for failures of the CA itself.
+///
+/// The run goes through four stages chunk by chunk, overlapped: while
+/// chunk k is signed on every core, chunk k + 1 is checked and prepared
+/// (also on every core), and the registry completes chunk k - 1 and
+/// then records chunk k + 1 (on its own thread). Each chunk keeps the
+/// durable order: recorded before it is signed, completed before
+/// anything is answered.
+pub(super) async fn run(
+    enrollment: &Arc<Enrollment>,
+    code: &str,
+    actor: &str,
+    csrs: Vec<CsrInput>,
+    reissue: bool,
+    chunk_len: Option<usize>,
+) -> Result<Vec<Result<Delivered, Refusal>>, Refusal> {
+    let started = std::time::Instant::now();
+    let count = csrs.len();
+    let manufacturer = enrollment.manufacturer(code).await?;
+    let chunk_len = chunk_len.unwrap_or_else(|| record_chunk(count)).max(1);
+    let mut inputs: std::collections::VecDeque<Vec<(usize, CsrInput)>> =
+        std::collections::VecDeque::new();
+    let mut rest = csrs.into_iter().enumerate().peekable();
+    while rest.peek().is_some() {
+        inputs.push_back(rest.by_ref().take(chunk_len).collect());
+    }
+    let chunk_count = inputs.len();
+    let mut slots: Vec<Option<Item>> = (0..count).map(|_| None).collect();
+    let mut repeats = Repeats::default();
+
+    let mut prepared = match inputs.pop_front() {
+        Some(c) => Some(enrollment.prepare_chunk(c, code, &manufacturer).await),
+        None => None,
+    };
+
+    let mut recorded: Option<Vec<(usize, Item)>> = None;
+    let mut signed: Option<Vec<(usize, Item)>> = None;
+    loop {
+        let to_record = prepared
+            .take()
+            .map(|chunk| repeats.sort_out(chunk, &mut slots));
+        if to_record.is_none() && recorded.is_none() && signed.is_none() {
+            break;
+        }
+        let next_input = inputs.pop_front();
+        let to_sign = recorded.take();
+        let to_complete = signed.take();
+        let manufacturer = &manufacturer;
+        let prepare_side = async move {
+            match next_input {
+                Some(c) => Some(enrollment.prepare_chunk(c, code, manufacturer).await),
+                None => None,
+            }
+        };
+        let this = Arc::clone(enrollment);
+        let sign_side = async move {
+            match to_sign {
+                Some(c) => Some(blocking(move || this.sign(c)).await),
+                None => None,
+            }
+        };
+        let store_side = async {
+            let done = match to_complete {
+                Some(c) => enrollment.complete(c, actor).await,
+                None => Vec::new(),
+            };
+            let next = match to_record {
+                Some(c) => Some(enrollment.record(c, code, actor, reissue).await),
+                None => None,
+            };
+            (done, next)
+        };
+        let (next_prepared, now_signed, (done, next_recorded)) =
+            tokio::join!(prepare_side, sign_side, store_side);
+        for (i, item) in done {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(item);
+            }
+        }
+        signed = now_signed.transpose()?;
+        recorded = next_recorded;
+        prepared = next_prepared;
+    }
+
+    tracing::debug!(
+        count,
+        chunks = chunk_count,
+        elapsed_ms = started.elapsed().as_millis(),
+        "enrollment run"
+    );
+    Ok(enrollment.answer(slots).await)
 }
 
 #[cfg(test)]

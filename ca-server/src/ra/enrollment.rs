@@ -1,38 +1,42 @@
-//! The registration authority and signer working together for enrollment:
-//! CSR intake and vetting (robotid-issuer), the registry (store), and the
-//! durable order Boulder uses: the serial and request are committed before
-//! signing, and the certificate before it is returned.
+//! Enrollment, certificate by certificate: what happens to each CSR, in
+//! order. The scheduler (`scheduler.rs`) decides how many go together and
+//! overlaps the stages of one run chunk by chunk; this module says what
+//! each stage does to each item:
+//!
+//! 1. **check** the CSR: decode, verify its signature (proof of
+//!    possession), the robot ID's manufacturer is the caller ([`intake`]);
+//! 2. **vet** it against the registry's facts (manufacturer active, model
+//!    approved, parameters and components: `robotid_issuer::vetting`);
+//! 3. **prepare and lint** the certificate (`Signer::prepare`: the exact
+//!    to-be-signed bytes, linted);
+//! 4. **record** the serial and the request durably, deciding under the
+//!    registry's lock whether the robot may have it ([`Enrollment::record`]);
+//! 5. **sign** the linted bytes with the issuing key (`Signer::issue`,
+//!    which checks the signature and the profile of the result);
+//! 6. **complete**: record the certificate as issued, durably, before
+//!    anything is answered ([`Enrollment::complete`]).
+//!
+//! That is Boulder's durable order: nothing is signed that the registry
+//! does not know, and nothing is released that it has not recorded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use rcgen::KeyPair;
 use robotid_issuer::csr::{self, VerifiedCsr};
 use robotid_issuer::signer::{IssueError, PreparedCertificate, Signer};
-use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord, Refusal};
+use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
+use robotid_verifier::history::LifeState;
 use robotid_verifier::robot_id::RobotId;
 use time::OffsetDateTime;
 
-use crate::api::problem::Problem;
-use crate::facts::Facts;
-use crate::store::{BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, Store, rules};
+use robotid_verifier::rule::{Kind, Rule};
 
-/// The CA's certificates, as clients need them.
-#[derive(Clone, Debug)]
-pub struct CaCertificates {
-    /// The CA's name.
-    pub name: String,
-    /// Trust anchor, DER.
-    pub root_der: Vec<u8>,
-    /// Issuing CA, DER.
-    pub issuing_der: Vec<u8>,
-    /// The chain above a robot certificate (issuing CA), PEM.
-    pub chain_pem: String,
-    /// The trust anchor, PEM.
-    pub root_pem: String,
-}
+use super::Refusal;
+use super::facts::Facts;
+use crate::ca::Ca;
+use crate::store::{BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, Store};
 
 /// A certificate given to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,39 +52,21 @@ pub struct Delivered {
     pub new: bool,
 }
 
-/// The CA server's issuing side.
-pub struct Authority {
-    /// The signer, the only holder of the issuing key.
-    pub signer: Signer<KeyPair>,
-    /// The registry.
-    pub store: Store,
-    /// The CA's certificates.
-    pub certs: CaCertificates,
-    /// Registered manufacturers and models, as read.
-    pub facts: Facts,
+/// The enrollment stages, over the signer (the only holder of the issuing
+/// key), the registry and the facts it has read.
+pub struct Enrollment {
+    signer: Arc<Signer<KeyPair>>,
+    store: Store,
+    facts: Facts,
 }
 
 /// How long a request waits for an identical request that is being issued
 /// by another request to complete.
 const IN_PROGRESS_WAIT: Duration = Duration::from_secs(10);
 
-fn refusal_problem(r: &Refusal) -> Problem {
-    let status = match r.rule {
-        "manufacturer.active" | "robot_id.manufacturer" | "manufacturer.code" => {
-            StatusCode::FORBIDDEN
-        }
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    Problem::new(status, r.rule, r.detail.clone()).at(r.field.clone(), r.value.clone())
-}
-
-fn csr_problem(e: &csr::CsrError) -> Problem {
-    Problem::bad_request(e.rule(), e.to_string()).at("csr", "")
-}
-
 /// One request item on its way through enrollment.
-enum Item {
-    Refused(Problem),
+pub(super) enum Item {
+    Refused(Refusal),
     Verified(Box<VerifiedCsr>),
     Prepared(Box<(VerifiedCsr, PreparedCertificate, Vec<ComponentRecord>)>),
     Waiting(String),
@@ -90,8 +76,8 @@ enum Item {
     Done(Delivered),
 }
 
-/// A CSR handed to [`Authority::enroll`]: as received, or already
-/// checked by [`Authority::check`] (parsed, its signature verified, its
+/// A CSR handed to [`scheduler::run`](super::scheduler): as received, or already
+/// checked by [`Enrollment::check`] (parsed, its signature verified, its
 /// robot ID's manufacturer compared with the caller's).
 pub struct CsrInput(InputKind);
 
@@ -105,19 +91,11 @@ impl CsrInput {
     pub fn raw(bytes: Vec<u8>) -> Self {
         Self(InputKind::Raw(bytes))
     }
-}
 
-/// Most prepared items recorded in one transaction. Smaller chunks let the
-/// signing of one chunk overlap the registry work of its neighbours; larger
-/// ones cost fewer transactions. Runs of up to twice this are one chunk.
-const RECORD_CHUNK: usize = 2_500;
-
-/// How many items of `n` go in each chunk.
-fn record_chunk(n: usize) -> usize {
-    if n <= 2 * RECORD_CHUNK {
-        n.max(1)
-    } else {
-        RECORD_CHUNK
+    /// A CSR decoded and verified already (by the RA, to read its robot
+    /// ID), for manufacturer `owner`: the run does not decode it again.
+    pub fn verified(csr: VerifiedCsr, owner: &str) -> Self {
+        Self(InputKind::Checked(owned(csr, owner)))
     }
 }
 
@@ -159,19 +137,31 @@ fn sha256(data: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-impl Authority {
-    /// Enrolls `csrs` (each as received, PEM or DER, or checked ahead by
-    /// [`Authority::check`]) for manufacturer `code`; one result per CSR,
-    /// in order. Err only for failures of the CA itself.
-    pub async fn enroll(
-        self: &Arc<Self>,
+impl Enrollment {
+    /// Enrollment through the CA's signer into its registry.
+    pub fn new(ca: &Ca) -> Self {
+        Self {
+            signer: Arc::clone(&ca.signer),
+            store: ca.store.clone(),
+            facts: Facts::default(),
+        }
+    }
+
+    /// The registered, active-when-read manufacturer `code`, or a refusal.
+    pub(super) async fn manufacturer(
+        &self,
         code: &str,
-        actor: &str,
-        csrs: Vec<CsrInput>,
-        reissue: bool,
-    ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
-        self.enroll_in_chunks(code, actor, csrs, reissue, None)
+    ) -> Result<Arc<ManufacturerRecord>, Refusal> {
+        self.facts
+            .manufacturer(&self.store, code)
             .await
+            .map_err(Refusal::internal)?
+            .ok_or_else(|| {
+                Refusal::new(
+                    Rule::ManufacturerRegistered,
+                    format!("manufacturer {code} is not registered"),
+                )
+            })
     }
 
     /// Checks a CSR for manufacturer `code` ahead of its run: parse,
@@ -210,7 +200,7 @@ impl Authority {
         now: OffsetDateTime,
     ) -> Item {
         match vetting::vet(&v, manufacturer, model) {
-            Err(r) => Item::Refused(refusal_problem(&r)),
+            Err(r) => Item::Refused(Refusal::from(&r)),
             Ok(vetted) => match self.signer.prepare(&vetted, now) {
                 Ok(p) => {
                     let components = component_records(&vetted);
@@ -221,111 +211,14 @@ impl Authority {
         }
     }
 
-    /// [`Authority::enroll`], `chunk_len` requests per chunk if given
-    /// (tests), else as [`record_chunk`] says.
-    ///
-    /// The run goes through four stages chunk by chunk, overlapped: while
-    /// chunk k is signed on every core, chunk k + 1 is checked and prepared
-    /// (also on every core), and the registry completes chunk k - 1 and
-    /// then records chunk k + 1 (on its own thread). Each chunk keeps the
-    /// durable order: recorded before it is signed, completed before
-    /// anything is answered.
-    async fn enroll_in_chunks(
-        self: &Arc<Self>,
-        code: &str,
-        actor: &str,
-        csrs: Vec<CsrInput>,
-        reissue: bool,
-        chunk_len: Option<usize>,
-    ) -> Result<Vec<Result<Delivered, Problem>>, Problem> {
-        let started = std::time::Instant::now();
-        let count = csrs.len();
-        let manufacturer = self
-            .facts
-            .manufacturer(&self.store, code)
-            .await
-            .map_err(Problem::internal)?
-            .ok_or_else(|| {
-                Problem::forbidden(
-                    "manufacturer.registered",
-                    format!("manufacturer {code} is not registered"),
-                )
-            })?;
-        let chunk_len = chunk_len.unwrap_or_else(|| record_chunk(count)).max(1);
-        let mut inputs: std::collections::VecDeque<Vec<(usize, CsrInput)>> =
-            std::collections::VecDeque::new();
-        let mut rest = csrs.into_iter().enumerate().peekable();
-        while rest.peek().is_some() {
-            inputs.push_back(rest.by_ref().take(chunk_len).collect());
-        }
-        let chunk_count = inputs.len();
-        let mut slots: Vec<Option<Item>> = (0..count).map(|_| None).collect();
-        let mut repeats = Repeats::default();
-
-        let mut prepared = match inputs.pop_front() {
-            Some(c) => Some(self.prepare_chunk(c, code, &manufacturer).await),
-            None => None,
-        };
-
-        let mut recorded: Option<Vec<(usize, Item)>> = None;
-        let mut signed: Option<Vec<(usize, Item)>> = None;
-        loop {
-            let to_record = prepared
-                .take()
-                .map(|chunk| repeats.sort_out(chunk, &mut slots));
-            if to_record.is_none() && recorded.is_none() && signed.is_none() {
-                break;
-            }
-            let next_input = inputs.pop_front();
-            let to_sign = recorded.take();
-            let to_complete = signed.take();
-            let manufacturer = &manufacturer;
-            let prepare_side = async move {
-                match next_input {
-                    Some(c) => Some(self.prepare_chunk(c, code, manufacturer).await),
-                    None => None,
-                }
-            };
-            let this = Arc::clone(self);
-            let sign_side = async move {
-                match to_sign {
-                    Some(c) => Some(blocking(move || this.sign(c)).await),
-                    None => None,
-                }
-            };
-            let store_side = async {
-                let done = match to_complete {
-                    Some(c) => self.complete(c, actor).await,
-                    None => Vec::new(),
-                };
-                let next = match to_record {
-                    Some(c) => Some(self.record(c, code, actor, reissue).await),
-                    None => None,
-                };
-                (done, next)
-            };
-            let (next_prepared, now_signed, (done, next_recorded)) =
-                tokio::join!(prepare_side, sign_side, store_side);
-            for (i, item) in done {
-                if let Some(slot) = slots.get_mut(i) {
-                    *slot = Some(item);
-                }
-            }
-            signed = now_signed.transpose()?;
-            recorded = next_recorded;
-            prepared = next_prepared;
-        }
-
-        tracing::debug!(
-            count,
-            chunks = chunk_count,
-            elapsed_ms = started.elapsed().as_millis(),
-            "enrollment run"
-        );
+    /// The answers of a run, in request order: a certificate, a refusal,
+    /// or the answer of an identical request (the first of the run, or one
+    /// being issued by another run).
+    pub(super) async fn answer(&self, slots: Vec<Option<Item>>) -> Vec<Result<Delivered, Refusal>> {
         let signed: Vec<Item> = slots
             .into_iter()
             .map(|slot| {
-                slot.unwrap_or_else(|| Item::Refused(Problem::internal("enrollment lost an item")))
+                slot.unwrap_or_else(|| Item::Refused(Refusal::internal("enrollment lost an item")))
             })
             .collect();
         let mut results = Vec::with_capacity(signed.len());
@@ -333,12 +226,12 @@ impl Authority {
             results.push(match item {
                 Item::Done(d) => Ok(d),
                 Item::Refused(p) => {
-                    metrics::counter!("robotid_enroll_refused_total", "rule" => p.rule.clone())
+                    metrics::counter!("robotid_enroll_refused_total", "rule" => p.rule.as_str())
                         .increment(1);
                     Err(p)
                 }
                 Item::SignFailed(s) => {
-                    Err(Problem::internal(format!("signing failed for serial {s}")))
+                    Err(Refusal::internal(format!("signing failed for serial {s}")))
                 }
                 Item::Waiting(serial) => self.wait_for(&serial).await,
                 Item::SameAs(first) => match results.get(first) {
@@ -347,25 +240,30 @@ impl Authority {
                         ..Clone::clone(d)
                     }),
                     Some(Err(p)) => Err(Clone::clone(p)),
-                    None => Err(Problem::internal("a repeated CSR refers to a later item")),
+                    None => Err(Refusal::internal("a repeated CSR refers to a later item")),
                 },
                 Item::Verified(_) | Item::Prepared(_) => {
-                    Err(Problem::internal("enrollment left an item unfinished"))
+                    Err(Refusal::internal("enrollment left an item unfinished"))
                 }
             });
         }
-        Ok(results)
+        results
     }
 
     /// Records one chunk of prepared items before signing; items the
     /// registry does not let proceed get their answer here.
-    async fn record(
+    pub(super) async fn record(
         &self,
         chunk: Vec<(usize, Item)>,
         code: &str,
         actor: &str,
         reissue: bool,
     ) -> Vec<(usize, Item)> {
+        let chunk = if reissue {
+            self.refuse_ended(chunk).await
+        } else {
+            chunk
+        };
         let intents: Vec<IssuanceIntent> = chunk
             .iter()
             .filter_map(|(_, item)| match item {
@@ -392,7 +290,7 @@ impl Authority {
             Ok(outcomes) => outcomes,
             Err(e) => {
                 // Nothing of this chunk was recorded, so nothing was signed.
-                let problem = Problem::internal(e);
+                let problem = Refusal::internal(e);
                 return chunk
                     .into_iter()
                     .map(|(i, _)| (i, Item::Refused(problem.clone())))
@@ -417,10 +315,11 @@ impl Authority {
                         },
                         Some(BeginOutcome::InProgress { serial_hex }) => Item::Waiting(serial_hex),
                         Some(BeginOutcome::Refused { rule, detail }) => Item::Refused(
-                            Problem::new(StatusCode::CONFLICT, rule, detail)
+                            Refusal::new(registry_rule(rule), detail)
+                                .as_kind(Kind::Conflict)
                                 .at("robot_id", b.1.robot_id().to_owned()),
                         ),
-                        None => Item::Refused(Problem::internal(
+                        None => Item::Refused(Refusal::internal(
                             "the registry returned fewer outcomes than intents",
                         )),
                     },
@@ -431,8 +330,55 @@ impl Authority {
             .collect()
     }
 
+    /// A declared re-issue for a robot whose life has ended (decommissioned
+    /// or recycled) is refused, naming the state and the rule: no
+    /// certificate is issued after decommissioning.
+    async fn refuse_ended(&self, chunk: Vec<(usize, Item)>) -> Vec<(usize, Item)> {
+        let ids: Vec<String> = chunk
+            .iter()
+            .filter_map(|(_, item)| match item {
+                Item::Prepared(b) => Some(b.1.robot_id().to_owned()),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return chunk;
+        }
+        let ended: HashMap<String, LifeState> = match self.store.lifecycle_states(&ids).await {
+            Ok(states) => states.into_iter().filter(|(_, s)| s.is_ended()).collect(),
+            Err(e) => {
+                let refusal = Refusal::internal(e);
+                return chunk
+                    .into_iter()
+                    .map(|(i, _)| (i, Item::Refused(refusal.clone())))
+                    .collect();
+            }
+        };
+        chunk
+            .into_iter()
+            .map(|(i, item)| match item {
+                Item::Prepared(b) => match ended.get(b.1.robot_id()) {
+                    Some(state) => {
+                        let id = b.1.robot_id().to_owned();
+                        let refusal = Refusal::new(
+                            Rule::LifecycleDecommissioned,
+                            format!(
+                                "robot {id} is {}: no certificate is issued after decommissioning",
+                                state.as_str()
+                            ),
+                        )
+                        .at("robot_id", id);
+                        (i, Item::Refused(refusal))
+                    }
+                    None => (i, Item::Prepared(b)),
+                },
+                other => (i, other),
+            })
+            .collect()
+    }
+
     /// Signs the recorded items of one chunk, on every core.
-    fn sign(&self, chunk: Vec<(usize, Item)>) -> Vec<(usize, Item)> {
+    pub(super) fn sign(&self, chunk: Vec<(usize, Item)>) -> Vec<(usize, Item)> {
         par_map(chunk, |(i, item)| {
             let item = match item {
                 Item::Prepared(b) => {
@@ -460,7 +406,11 @@ impl Authority {
 
     /// Records the signed certificates of one chunk as issued (durably,
     /// before any is answered) and abandons those whose signing failed.
-    async fn complete(&self, chunk: Vec<(usize, Item)>, actor: &str) -> Vec<(usize, Item)> {
+    pub(super) async fn complete(
+        &self,
+        chunk: Vec<(usize, Item)>,
+        actor: &str,
+    ) -> Vec<(usize, Item)> {
         let done: Vec<(String, Vec<u8>)> = chunk
             .iter()
             .filter_map(|(_, i)| match i {
@@ -475,7 +425,7 @@ impl Authority {
                 _ => None,
             })
             .collect();
-        let mut not_recorded: Option<Problem> = None;
+        let mut not_recorded: Option<Refusal> = None;
         if !done.is_empty() {
             match self.store.complete_issuance(&done, actor).await {
                 Ok(()) => {
@@ -484,7 +434,7 @@ impl Authority {
                 }
                 // Signed but not recorded as issued: never released; the
                 // rows stay pending until marked failed.
-                Err(e) => not_recorded = Some(Problem::internal(e)),
+                Err(e) => not_recorded = Some(Refusal::internal(e)),
             }
         }
         if !failed.is_empty()
@@ -512,14 +462,14 @@ impl Authority {
     /// items checked and prepared ahead pass through. A failure of the CA
     /// refuses the chunk's requests (500) rather than the run, of which
     /// earlier chunks may already be recorded.
-    async fn prepare_chunk(
+    pub(super) async fn prepare_chunk(
         self: &Arc<Self>,
         chunk: Vec<(usize, CsrInput)>,
         code: &str,
         manufacturer: &Arc<ManufacturerRecord>,
     ) -> Vec<(usize, Item)> {
         let indices: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
-        let refuse_all = |indices: Vec<usize>, problem: Problem| -> Vec<(usize, Item)> {
+        let refuse_all = |indices: Vec<usize>, problem: Refusal| -> Vec<(usize, Item)> {
             indices
                 .into_iter()
                 .map(|i| (i, Item::Refused(problem.clone())))
@@ -576,7 +526,7 @@ impl Authority {
         &self,
         code: &str,
         items: &[(usize, Item)],
-    ) -> Result<HashMap<String, Arc<ModelRecord>>, Problem> {
+    ) -> Result<HashMap<String, Arc<ModelRecord>>, Refusal> {
         let mut models = HashMap::new();
         for (_, item) in items {
             if let Item::Verified(v) = item {
@@ -586,7 +536,7 @@ impl Authority {
                         .facts
                         .model(&self.store, code, name)
                         .await
-                        .map_err(Problem::internal)?
+                        .map_err(Refusal::internal)?
                 {
                     models.insert(name.clone(), m);
                 }
@@ -596,14 +546,14 @@ impl Authority {
     }
 
     /// Waits for an identical request being issued elsewhere to finish.
-    async fn wait_for(&self, serial: &str) -> Result<Delivered, Problem> {
+    async fn wait_for(&self, serial: &str) -> Result<Delivered, Refusal> {
         let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
         loop {
             let record = self
                 .store
                 .certificate(serial)
                 .await
-                .map_err(Problem::internal)?;
+                .map_err(Refusal::internal)?;
             match record {
                 Some(r) if r.status == CertStatus::Issued => {
                     if let Some(der) = r.der {
@@ -617,17 +567,15 @@ impl Authority {
                 }
                 Some(r) if r.status == CertStatus::Pending => {}
                 _ => {
-                    return Err(Problem::new(
-                        StatusCode::CONFLICT,
-                        "robot.in_progress_failed",
+                    return Err(Refusal::new(
+                        Rule::RobotInProgressFailed,
                         "an identical request was being issued and did not complete; submit again",
                     ));
                 }
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "robot.in_progress",
+                return Err(Refusal::new(
+                    Rule::RobotInProgress,
                     "an identical request is still being issued; submit again shortly",
                 ));
             }
@@ -643,7 +591,7 @@ impl Authority {
 /// are refused, for the whole run, since the run is recorded in several
 /// transactions.
 #[derive(Default)]
-struct Repeats {
+pub(super) struct Repeats {
     first_of_csr: HashMap<Vec<u8>, usize>,
     first_of_robot: HashMap<String, usize>,
 }
@@ -652,7 +600,7 @@ impl Repeats {
     /// Sorts out a prepared chunk (in request order, after every earlier
     /// chunk): the items to record are returned, the others' answers go in
     /// `slots`.
-    fn sort_out(
+    pub(super) fn sort_out(
         &mut self,
         chunk: Vec<(usize, Item)>,
         slots: &mut [Option<Item>],
@@ -690,9 +638,8 @@ impl Repeats {
         let robot_id = b.1.robot_id();
         match self.first_of_robot.get(robot_id) {
             Some(first) => Item::Refused(
-                Problem::new(
-                    StatusCode::CONFLICT,
-                    rules::DUPLICATE_IN_BATCH,
+                Refusal::new(
+                    Rule::RobotDuplicateInBatch,
                     format!("robot {robot_id} appears again in this batch (items {first} and {i})"),
                 )
                 .at("robot_id", robot_id.to_owned()),
@@ -708,20 +655,24 @@ impl Repeats {
 fn intake(bytes: &[u8], owner: &str) -> Item {
     let der = match csr::decode_pem_or_der(bytes) {
         Ok(der) => der,
-        Err(e) => return Item::Refused(csr_problem(&e)),
+        Err(e) => return Item::Refused(Refusal::from(&e)),
     };
-    let verified = match csr::verify(&der) {
-        Ok(v) => v,
-        Err(e) => return Item::Refused(csr_problem(&e)),
-    };
-    // A robot ID of another manufacturer is an authorisation failure (403),
-    // checked before any vetting detail is revealed.
+    match csr::verify(&der) {
+        Ok(v) => owned(v, owner),
+        Err(e) => Item::Refused(Refusal::from(&e)),
+    }
+}
+
+/// A verified CSR goes on only if its robot ID carries the caller's code:
+/// another manufacturer's robot ID is an authorisation failure, decided
+/// before any vetting detail is revealed.
+fn owned(verified: VerifiedCsr, owner: &str) -> Item {
     if let Ok(id) = RobotId::parse(&verified.identity.robot_id)
         && id.manufacturer_code() != owner
     {
         return Item::Refused(
-            Problem::forbidden(
-                "robot.foreign",
+            Refusal::new(
+                Rule::RobotForeign,
                 format!(
                     "robot ID {id} carries manufacturer code {}, not yours ({owner})",
                     id.manufacturer_code()
@@ -748,29 +699,31 @@ fn component_records(vetted: &vetting::VettedRequest) -> Vec<ComponentRecord> {
         .collect()
 }
 
-fn issue_problem(e: &IssueError) -> Problem {
+/// The catalogue's rule for a rule id the registry refused with.
+fn registry_rule(id: &str) -> Rule {
+    Rule::parse(id).unwrap_or(Rule::RegistryConflict)
+}
+
+fn issue_problem(e: &IssueError) -> Refusal {
     match e {
-        IssueError::Identity(inner) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "identity.profile",
-            inner.to_string(),
-        ),
-        IssueError::Lint(v) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "certificate.lint",
+        IssueError::Identity(inner) => Refusal::new(Rule::IdentityProfile, inner.to_string()),
+        IssueError::Lint(v) => Refusal::new(
+            Rule::CertificateLint,
             v.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        other => Problem::internal(other),
+        other => Refusal::internal(other),
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Refusal> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(Problem::internal)
+        .map_err(Refusal::internal)
 }
 
 #[cfg(test)]
@@ -778,6 +731,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::ca::CaCertificates;
+    use crate::ra::scheduler::run;
     use robotid_issuer::ceremony::{self, CaConfig};
     use robotid_issuer::signer::SignerConfig;
     use robotid_issuer::vetting::ManufacturerRecord;
@@ -819,7 +774,7 @@ mod tests {
 
     /// An authority on a new CA and SQLite registry in `dir`, with
     /// manufacturer UBX and its model WK5 (height 1-2000 mm).
-    async fn authority(dir: &std::path::Path) -> Arc<Authority> {
+    async fn authority(dir: &std::path::Path) -> Arc<Enrollment> {
         let config = CaConfig {
             name: "Test".into(),
             public_url: "http://127.0.0.1:8080".into(),
@@ -860,8 +815,8 @@ mod tests {
             )
             .await
             .unwrap();
-        Arc::new(Authority {
-            signer,
+        Arc::new(Enrollment::new(&Ca {
+            signer: Arc::new(signer),
             store,
             certs: CaCertificates {
                 name: "Test".into(),
@@ -870,8 +825,7 @@ mod tests {
                 chain_pem: String::new(),
                 root_pem: String::new(),
             },
-            facts: Facts::default(),
-        })
+        }))
     }
 
     /// A run recorded in chunks of two: every answer in order, duplicates
@@ -906,8 +860,7 @@ mod tests {
                 }
             })
             .collect();
-        let results = authority
-            .enroll_in_chunks("UBX", "test", inputs, false, Some(2))
+        let results = run(&authority, "UBX", "test", inputs, false, Some(2))
             .await
             .unwrap();
         assert_eq!(results.len(), 8);
@@ -923,8 +876,8 @@ mod tests {
         assert!(!ok(3).new);
         assert_eq!(results[4].as_ref().unwrap_err().rule, "csr.encoding");
         let duplicate = results[5].as_ref().unwrap_err();
-        assert_eq!(duplicate.rule, rules::DUPLICATE_IN_BATCH);
-        assert_eq!(duplicate.status, StatusCode::CONFLICT.as_u16());
+        assert_eq!(duplicate.rule, Rule::RobotDuplicateInBatch);
+        assert_eq!(duplicate.kind, Kind::Conflict);
         assert_eq!(authority.store.count_certificates().await.unwrap(), 5);
     }
 
@@ -940,8 +893,7 @@ mod tests {
 
         let cold = authority.check(&csr("00000001", &key), "UBX");
         assert!(!prepared(&cold), "nothing is known before the first run");
-        let first = authority
-            .enroll("UBX", "test", vec![cold], false)
+        let first = run(&authority, "UBX", "test", vec![cold], false, None)
             .await
             .unwrap();
         assert!(first[0].as_ref().unwrap().new);
@@ -957,8 +909,7 @@ mod tests {
             .collect();
         assert!(matches!(inputs[1].0, InputKind::Checked(Item::Refused(_))));
         assert!(prepared(&inputs[0]) && prepared(&inputs[2]));
-        let results = authority
-            .enroll("UBX", "test", inputs, false)
+        let results = run(&authority, "UBX", "test", inputs, false, None)
             .await
             .unwrap();
         let issued = results[0].as_ref().unwrap();
@@ -971,8 +922,12 @@ mod tests {
             .unwrap();
         assert_eq!(record.der.as_deref(), Some(issued.der.as_slice()));
         let refusal = results[1].as_ref().unwrap_err();
-        assert_eq!(refusal.status, StatusCode::UNPROCESSABLE_ENTITY.as_u16());
-        assert!(refusal.rule.starts_with("parameter"), "{}", refusal.rule);
+        assert_eq!(refusal.kind, Kind::Unacceptable);
+        assert!(
+            refusal.rule.as_str().starts_with("parameter"),
+            "{}",
+            refusal.rule
+        );
         let repeat = results[2].as_ref().unwrap();
         assert_eq!(
             (repeat.serial.as_str(), repeat.new),
@@ -989,13 +944,12 @@ mod tests {
             .unwrap();
         let late = authority.check(&csr("00000004", &key), "UBX");
         assert!(prepared(&late), "the kept facts say active");
-        let results = authority
-            .enroll("UBX", "test", vec![late], false)
+        let results = run(&authority, "UBX", "test", vec![late], false, None)
             .await
             .unwrap();
         assert_eq!(
             results[0].as_ref().unwrap_err().rule,
-            rules::MANUFACTURER_ACTIVE
+            Rule::ManufacturerActive
         );
         assert_eq!(authority.store.count_certificates().await.unwrap(), 2);
     }

@@ -1,0 +1,158 @@
+//! Lifecycle history over HTTP: record an event, show a robot's history,
+//! export it as a bundle that `robotid-verify history` checks offline. Who
+//! may record what, and every rule of the details, is the registration
+//! authority's (`ra/lifecycle.rs`).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use robotid_verifier::history::LifeState;
+use robotid_verifier::history::bundle::Bundle;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::AppState;
+use super::auth::Caller;
+use super::body;
+use super::problem::Problem;
+use super::revoke::rfc3339;
+use crate::store::{Change, LifecycleEvent};
+
+/// Largest record request (a component replacement carries a CSR).
+const MAX_BODY: usize = 64 * 1024;
+
+/// `POST /api/v1/robots/{robot_id}/history`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRequest {
+    /// The event type, e.g. `sold`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its details (docs/lifecycle.md lists them per type).
+    #[serde(default)]
+    pub details: Value,
+}
+
+/// One event, as shown.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct EventView {
+    /// Position, from 1.
+    pub seq: u64,
+    /// When, RFC 3339.
+    pub at: String,
+    /// The event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who recorded it.
+    pub actor: String,
+    /// Its details.
+    pub details: Value,
+    /// Its hash, hex.
+    pub hash: String,
+}
+
+/// The answer to a record request.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct Recorded {
+    /// The robot.
+    pub robot_id: String,
+    /// Its state after the event.
+    pub state: String,
+    /// The event.
+    pub event: EventView,
+    /// A re-issued certificate (component replaced), PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_pem: Option<String>,
+    /// The chain above it, PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain_pem: Option<String>,
+}
+
+/// `GET /api/v1/robots/{robot_id}/history`.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct HistoryView {
+    /// The robot.
+    pub robot_id: String,
+    /// Its state.
+    pub state: String,
+    /// Every event, oldest first.
+    pub events: Vec<EventView>,
+}
+
+fn view(e: &LifecycleEvent) -> EventView {
+    EventView {
+        seq: e.seq,
+        at: rfc3339(e.at),
+        kind: e.kind.as_str().to_owned(),
+        actor: e.actor.clone(),
+        details: serde_json::from_str(&e.payload).unwrap_or(Value::String(e.payload.clone())),
+        hash: hex::encode(e.hash),
+    }
+}
+
+/// `POST /api/v1/robots/{robot_id}/history`: records one event.
+pub async fn record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let request: RecordRequest = body::json(&headers, body, MAX_BODY).await?;
+    let recorded = state
+        .ra
+        .record_event(&caller, &id, &request.kind, &request.details)
+        .await?;
+    let appended = &recorded.appended;
+    if let Some(Change::Made(record)) = &appended.revocation {
+        state.revocation.changed(record).await;
+    }
+    metrics::counter!("robotid_lifecycle_events_total", "type" => appended.event.kind.as_str())
+        .increment(1);
+    let answer = Recorded {
+        robot_id: recorded.robot_id.clone(),
+        state: appended.state.as_str().to_owned(),
+        event: view(&appended.event),
+        chain_pem: recorded
+            .certificate
+            .as_ref()
+            .map(|_| state.ra.certs().chain_pem.clone()),
+        certificate_pem: recorded
+            .certificate
+            .as_ref()
+            .map(|d| robotid_issuer::pem::encode("CERTIFICATE", &d.der)),
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+fn state_after(events: &[LifecycleEvent]) -> String {
+    robotid_verifier::history::states::replay(events.iter().map(|e| e.kind)).map_or_else(
+        |_| "unknown".to_owned(),
+        |s: LifeState| s.as_str().to_owned(),
+    )
+}
+
+/// `GET /api/v1/robots/{robot_id}/history`: the timeline.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HistoryView>, Problem> {
+    let (robot_id, events) = state.ra.history(&caller, &id).await?;
+    Ok(Json(HistoryView {
+        robot_id,
+        state: state_after(&events),
+        events: events.iter().map(view).collect(),
+    }))
+}
+
+/// `GET /api/v1/robots/{robot_id}/history/export`: the signed bundle.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Bundle>, Problem> {
+    Ok(Json(state.ra.export_history(&caller, &id).await?))
+}
