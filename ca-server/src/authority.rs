@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::api::problem::Problem;
 use crate::facts::Facts;
+use crate::store::roles::{Issuance, Reads};
 use crate::store::{BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, Store, rules};
 
 /// The CA's certificates, as clients need them.
@@ -778,6 +779,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::store::roles::Admin;
     use robotid_issuer::ceremony::{self, CaConfig};
     use robotid_issuer::signer::SignerConfig;
     use robotid_issuer::vetting::ManufacturerRecord;

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use crate::api::{AppState, Limits};
 use crate::authority::Authority;
 use crate::config::Config;
+use crate::store::roles::{Admin, Issuance, Reads};
 use crate::store::{Credential, Role, Store};
 
 /// Why the server could not start.

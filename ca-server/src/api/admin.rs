@@ -18,6 +18,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
+use crate::store::roles::Admin;
 use crate::store::{Credential, Role, StoreError};
 
 /// `POST /api/v1/manufacturers`.

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::problem::Problem;
+use crate::store::roles::Reads;
 use crate::store::{Credential, Role, Store};
 
 /// How long a credential looked up in the registry is trusted without

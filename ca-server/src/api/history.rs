@@ -26,6 +26,7 @@ use super::body;
 use super::problem::Problem;
 use super::revoke::{authorise_robot, rfc3339, robot_id, store_problem};
 use crate::history_signer::HistorySigner;
+use crate::store::roles::{Lifecycle, Reads};
 use crate::store::{Change, LifecycleEvent, NewEvent, Store, StoreError, lifecycle_rules};
 
 /// Largest record request (a component replacement carries a CSR).

@@ -16,6 +16,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
+use crate::store::roles::{Reads, Revocations};
 use crate::store::{Change, Reason, RevocationRecord, Standing, StoreError};
 
 /// Largest revoke request body.

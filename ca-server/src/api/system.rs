@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::problem::Problem;
+use crate::store::roles::Reads;
 
 /// The OpenAPI description of every endpoint.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
