@@ -1222,7 +1222,10 @@ async fn reader_reads_what_the_store_reads(db: &TestDb) {
         everything_read(&reader, robot, &serial, "c0de").await,
         after
     );
-    let held = reader.standing_of_serials(&[serial.clone()]).await.unwrap();
+    let held = reader
+        .standing_of_serials(std::slice::from_ref(&serial))
+        .await
+        .unwrap();
     assert!(matches!(held[&serial].standing, Standing::Held { .. }));
     assert_eq!(
         reader.lifecycle_state(robot).await.unwrap(),

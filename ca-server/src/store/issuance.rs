@@ -11,7 +11,7 @@
 //! processes), where READ COMMITTED makes each statement see what other
 //! transactions committed before it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::json;
@@ -21,8 +21,9 @@ use super::batch::{
     insert_certificates, insert_components, insert_robots, read_live, read_models, read_robots,
     supersede,
 };
-use super::decide::{Plan, against_live, decide, go_indices, refused, robot_mismatch};
-use super::records::rules;
+use super::decide::{
+    Plan, after_lost_race, decide_batch, go_indices, live_changed, robot_mismatch,
+};
 use super::roles::Issuance;
 use super::sql::{normalize_serial, now};
 use super::{BeginOutcome, IssuanceIntent, Store, StoreError, commit};
@@ -159,25 +160,8 @@ impl Store {
         let mut robots = read_robots(&mut tx, &robot_ids).await?;
         let live = read_live(&mut tx, &robot_ids).await?;
 
-        // Decide each intent from what was read.
-        let mut first_seen: HashMap<&str, usize> = HashMap::with_capacity(intents.len());
-        let mut plans: Vec<Plan> = intents
-            .iter()
-            .enumerate()
-            .map(|(index, intent)| {
-                if let Some(&first) = first_seen.get(intent.robot_id.as_str()) {
-                    return refused(
-                        rules::DUPLICATE_IN_BATCH,
-                        format!(
-                            "robot {} appears again in this batch (items {first} and {index})",
-                            intent.robot_id
-                        ),
-                    );
-                }
-                first_seen.insert(intent.robot_id.as_str(), index);
-                decide(intent, &models, &robots, &live)
-            })
-            .collect();
+        // Decide each intent from what was read (pure: decide.rs).
+        let mut plans = decide_batch(intents, &models, &robots, &live);
 
         // New robots. One created meanwhile by another transaction is
         // re-read and must agree on manufacturer and model.
@@ -217,14 +201,7 @@ impl Store {
         let superseded = supersede(&mut tx, &reissues, serials, at).await?;
         for (i, old) in &reissues {
             if !superseded.contains(old) {
-                plans[*i] = refused(
-                    rules::LIVE_CERTIFICATE,
-                    format!(
-                        "robot {}: its live certificate {old} changed while this request \
-                         was recorded; submit again",
-                        intents[*i].robot_id
-                    ),
-                );
+                plans[*i] = live_changed(&intents[*i], old);
             }
         }
 
@@ -260,27 +237,7 @@ impl Store {
                         ),
                     });
                 }
-                plans[i] = match live_now.get(intent.robot_id.as_str()) {
-                    Some(current) => match against_live(intent, current) {
-                        Plan::Go { .. } => refused(
-                            rules::LIVE_CERTIFICATE,
-                            format!(
-                                "robot {}: another request recorded certificate {} at the \
-                                 same time; submit again",
-                                intent.robot_id, current.record.serial_hex
-                            ),
-                        ),
-                        done => done,
-                    },
-                    None => refused(
-                        rules::LIVE_CERTIFICATE,
-                        format!(
-                            "robot {}: another request for it was being recorded at the \
-                             same time; submit again",
-                            intent.robot_id
-                        ),
-                    ),
-                };
+                plans[i] = after_lost_race(intent, live_now.get(intent.robot_id.as_str()));
             }
         }
 

@@ -159,6 +159,19 @@ struct Head {
     state: LifeState,
 }
 
+/// What appending an event of `kind` to a history whose head is in
+/// `state` leads to: the state after it and its effect on the live
+/// certificate, or the state machine's refusal. Pure (the transaction reads
+/// the head under lock, then applies this), so the rule can move to the
+/// registration authority as it is.
+fn plan_event(
+    state: LifeState,
+    kind: EventKind,
+) -> Result<(LifeState, CertificateEffect), StoreError> {
+    let next = transition(Some(state), kind).map_err(|r| refusal(&r))?;
+    Ok((next, CertificateEffect::of(kind)))
+}
+
 fn refusal(r: &states::Refusal) -> StoreError {
     StoreError::Conflict {
         what: r.rule,
@@ -206,8 +219,8 @@ impl Store {
         let at = now();
         let mut tx = self.begin_write().await?;
         let head = self.head_or_genesis(&mut tx, new.robot_id).await?;
-        let state = transition(Some(head.state), new.kind).map_err(|r| refusal(&r))?;
-        let revocation = match CertificateEffect::of(new.kind) {
+        let (state, effect) = plan_event(head.state, new.kind)?;
+        let revocation = match effect {
             CertificateEffect::None => None,
             CertificateEffect::Hold => Some(self.on_live(&mut tx, new, Action::Hold, at).await?),
             CertificateEffect::Release => {
@@ -519,6 +532,27 @@ mod tests {
             issued_at: at,
             superseded_by: next.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn an_event_is_planned_from_the_head_state() {
+        let held = plan_event(LifeState::InService, EventKind::RecallHold);
+        assert!(matches!(
+            held,
+            Ok((LifeState::Held, CertificateEffect::Hold))
+        ));
+        let gone = plan_event(LifeState::InService, EventKind::Decommissioned);
+        assert!(matches!(
+            gone,
+            Ok((
+                LifeState::Decommissioned,
+                CertificateEffect::Revoke(Reason::CessationOfOperation)
+            ))
+        ));
+        let refused = plan_event(LifeState::Decommissioned, EventKind::Deployed);
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { what, .. }) if what == states::rules::DECOMMISSIONED)
+        );
     }
 
     #[test]
