@@ -204,7 +204,7 @@ pub struct IssuanceIntent {
     pub components: Vec<ComponentRecord>,
 }
 
-/// What [`Store::begin_issuance`](super::Store::begin_issuance) decided for one intent.
+/// What [`Issuance::begin_issuance`](super::roles::Issuance::begin_issuance) decided for one intent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BeginOutcome {
     /// Recorded as pending: the caller may sign now, then complete or abandon.
@@ -212,7 +212,7 @@ pub enum BeginOutcome {
     /// The identical CSR was already issued: return this certificate.
     Existing(CertificateRecord),
     /// The identical CSR is being issued by another request right now: wait
-    /// and re-read [`Store::certificate`](super::Store::certificate).
+    /// and re-read [`Reads::certificate`](super::roles::Reads::certificate).
     InProgress {
         /// The serial being issued.
         serial_hex: String,

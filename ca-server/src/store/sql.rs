@@ -68,6 +68,27 @@ impl Dialect {
     /// Placeholders `first .. first + n`, comma-separated.
     pub(crate) fn list(self, n: usize, first: usize) -> String {
         let mut out = String::with_capacity(n * 7);
+        self.push_list(&mut out, n, first);
+        out
+    }
+
+    /// `(p1, ...), (...)`: `rows` tuples of `cols` placeholders from `first`,
+    /// written into one string (a 10,000-row statement makes no string per
+    /// row).
+    pub(crate) fn tuples(self, rows: usize, cols: usize, first: usize) -> String {
+        let mut out = String::with_capacity(rows * (cols * 7 + 4));
+        for r in 0..rows {
+            if r > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            self.push_list(&mut out, cols, first + r * cols);
+            out.push(')');
+        }
+        out
+    }
+
+    fn push_list(self, out: &mut String, n: usize, first: usize) {
         for k in 0..n {
             if k > 0 {
                 out.push_str(", ");
@@ -80,21 +101,6 @@ impl Dialect {
                 }
             }
         }
-        out
-    }
-
-    /// `(p1, ...), (...)`: `rows` tuples of `cols` placeholders from `first`.
-    pub(crate) fn tuples(self, rows: usize, cols: usize, first: usize) -> String {
-        let mut out = String::with_capacity(rows * (cols * 7 + 4));
-        for r in 0..rows {
-            if r > 0 {
-                out.push_str(", ");
-            }
-            out.push('(');
-            out.push_str(&self.list(cols, first + r * cols));
-            out.push(')');
-        }
-        out
     }
 
     /// What follows a SELECT that reads rows the transaction is about to
