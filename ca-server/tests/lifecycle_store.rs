@@ -1,7 +1,8 @@
-//! The lifecycle registry on both databases (the harness is that of
-//! tests/store.rs): the chain links and hashes, the state machine and the
-//! certificate effects in one transaction, concurrent appends, and the
-//! database refusing rewrites and a certificate after decommissioning.
+//! The lifecycle registry on both databases (the harness and the fixtures
+//! are those of tests/store.rs, in tests/harness/): the chain links and
+//! hashes, the state machine and the certificate effects in one
+//! transaction, concurrent appends, and the database refusing rewrites and
+//! a certificate after decommissioning.
 
 // Reason: a test should stop at the first unexpected error, loudly.
 #![allow(clippy::unwrap_used)]

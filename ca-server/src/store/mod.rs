@@ -6,7 +6,7 @@
 //! with `$N` placeholders, times as BIGINT unix seconds, booleans as 0/1,
 //! blobs as BLOB/BYTEA; what the two databases' SQL differs in (generated
 //! placeholders, row locks, how a write transaction begins) comes from one
-//! [`sql::Dialect`]. Each database has its own migration folder because
+//! `sql::Dialect`. Each database has its own migration folder because
 //! their DDL differs (identity columns, triggers, STRICT tables).
 //!
 //! The store's operations are grouped by role in [`roles`]: [`roles::Reads`],
