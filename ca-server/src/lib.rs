@@ -25,6 +25,7 @@ use crate::api::{AppState, Limits};
 use crate::ca::Ca;
 use crate::config::Config;
 use crate::ra::RegistrationAuthority;
+use crate::store::roles::{Admin, Issuance, Reads};
 use crate::store::{Credential, Role, Store};
 
 /// Why the server could not start.
@@ -123,7 +124,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(&ca))?);
     let state = AppState {
         ra: Arc::new(RegistrationAuthority::start(ca, history_signer)),
-        store,
+        store: store.reader(),
         credentials: api::auth::CredentialCache::default(),
         limits: Limits {
             max_body: config.max_body,

@@ -1,27 +1,21 @@
-//! The lifecycle registry on both databases (the harness is that of
-//! tests/store.rs): the chain links and hashes, the state machine and the
-//! certificate effects in one transaction, concurrent appends, and the
-//! database refusing rewrites and a certificate after decommissioning.
+//! The lifecycle registry on both databases (the harness and the fixtures
+//! are those of tests/store.rs, in tests/harness/): the chain links and
+//! hashes, the state machine and the certificate effects in one
+//! transaction, concurrent appends, and the database refusing rewrites and
+//! a certificate after decommissioning.
 
 // Reason: a test should stop at the first unexpected error, loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use robotid_ca::store::{
-    BeginOutcome, ComponentRecord, IssuanceIntent, ManufacturerRecord, ModelRecord, NewEvent,
-    Reason, RevocationState, Store, StoreError,
-};
+use robotid_ca::store::roles::{Issuance, Lifecycle, Reads};
+use robotid_ca::store::{NewEvent, Reason, RevocationState, StoreError};
 use robotid_verifier::history::{EventFields, EventKind, GENESIS, LifeState, event_hash};
-use robotid_verifier::rules::ModelRules;
 use sqlx::Connection;
 
 #[macro_use]
 mod harness;
-use harness::{TestDb, random_hex};
-
-const OPERATOR: &str = "operator:0a0b";
-const UBX: &str = "manufacturer:UBX";
+use harness::TestDb;
+use harness::kit::*;
 
 on_both!(
     chain_links_and_hashes,
@@ -31,116 +25,6 @@ on_both!(
 );
 
 // ---- fixtures ---------------------------------------------------------------
-
-/// A fresh serial: random, as the signer makes them.
-fn serial() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}{:08x}",
-        random_hex(8),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn sha256(text: &str) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
-        .as_ref()
-        .to_vec()
-}
-
-fn model_rules() -> ModelRules {
-    ModelRules::from_toml(
-        "[parameters.height_mm]\nmin = 1500\nmax = 1800\n\n\
-         [components]\nrequired = [\"main-controller\", \"battery-pack\"]\n",
-        "test rules",
-    )
-    .unwrap()
-}
-
-fn manufacturer(code: &str) -> ManufacturerRecord {
-    ManufacturerRecord {
-        code: code.into(),
-        name: format!("{code} Robotics"),
-        country: "DE".into(),
-        active: true,
-    }
-}
-
-fn model(code: &str, model: &str) -> ModelRecord {
-    ModelRecord {
-        manufacturer_code: code.into(),
-        model: model.into(),
-        rules: model_rules(),
-    }
-}
-
-/// Manufacturers UBX (model WK5) and ACM (model X1).
-async fn registered(store: &Store) {
-    for (code, m) in [("UBX", "WK5"), ("ACM", "X1")] {
-        store
-            .add_manufacturer(&manufacturer(code), OPERATOR)
-            .await
-            .unwrap();
-        store.add_model(&model(code, m), OPERATOR).await.unwrap();
-    }
-}
-
-fn components(robot: &str) -> Vec<ComponentRecord> {
-    ["main-controller", "battery-pack", "safety-controller"]
-        .iter()
-        .map(|kind| ComponentRecord {
-            kind: (*kind).into(),
-            part_number: format!("{kind}-9000"),
-            supplier: "Example Parts Co.".into(),
-            serial: format!("{robot}/{kind}"),
-            digests: vec![format!(
-                "sha256:{}",
-                hex::encode(sha256(&format!("{robot}{kind}")))
-            )],
-        })
-        .collect()
-}
-
-/// A request of robot `robot` (UBX/WK5) with key `key`; `csr` tells
-/// requests of the same key apart.
-fn intent(robot: &str, key: &str, csr: &str) -> IssuanceIntent {
-    intent_for(robot, "UBX", "WK5", key, csr)
-}
-
-fn intent_for(robot: &str, code: &str, model: &str, key: &str, csr: &str) -> IssuanceIntent {
-    IssuanceIntent {
-        robot_id: robot.into(),
-        manufacturer_code: code.into(),
-        model: model.into(),
-        serial_hex: serial(),
-        csr_sha256: sha256(&format!("csr/{robot}/{key}/{csr}")),
-        spki_sha256: sha256(&format!("key/{key}")),
-        csr_der: format!("CSR of {robot} {key} {csr}").into_bytes(),
-        reissue: false,
-        not_before: 1_800_000_000,
-        not_after: 1_900_000_000,
-        components: components(robot),
-    }
-}
-
-fn der_for(serial: &str) -> Vec<u8> {
-    format!("certificate {serial}").into_bytes()
-}
-
-/// Begins and completes one intent; returns its serial.
-async fn issue(store: &Store, intent: IssuanceIntent) -> String {
-    let outcomes = store
-        .begin_issuance(std::slice::from_ref(&intent), UBX)
-        .await
-        .unwrap();
-    assert_eq!(outcomes, vec![BeginOutcome::Proceed]);
-    let serial = intent.serial_hex;
-    store
-        .complete_issuance(&[(serial.clone(), der_for(&serial))], UBX)
-        .await
-        .unwrap();
-    serial
-}
 
 fn append<'a>(robot: &'a str, kind: EventKind, payload: serde_json::Value) -> NewEvent<'a> {
     NewEvent {
@@ -153,7 +37,7 @@ fn append<'a>(robot: &'a str, kind: EventKind, payload: serde_json::Value) -> Ne
 
 fn rule_of(e: StoreError) -> (&'static str, String) {
     match e {
-        StoreError::Conflict { what, detail } => (what, detail),
+        StoreError::Refused { rule, detail } => (rule.as_str(), detail),
         other => panic!("not a refusal: {other}"),
     }
 }

@@ -9,24 +9,22 @@
 // Reason: a test should stop at the first unexpected error, loudly.
 #![allow(clippy::unwrap_used)]
 
+use robotid_verifier::rule::Rule;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use robotid_ca::store::roles::{Admin, Issuance, Lifecycle, Reads, Revocations};
 use robotid_ca::store::{
-    Backend, BeginOutcome, CertStatus, Change, ComponentRecord, Credential, IssuanceIntent,
-    ManufacturerRecord, ModelRecord, Reason, RevocationState, Role, Standing, Store, StoreError,
-    revocation_rules, rules,
+    Backend, BeginOutcome, CertStatus, Change, Credential, IssuanceIntent, NewEvent, Reason,
+    RevocationState, Role, Standing, Store, StoreError,
 };
-use robotid_verifier::rules::ModelRules;
+use robotid_verifier::history::{EventKind, LifeState};
 use sqlx::Connection;
 
 #[macro_use]
 mod harness;
-use harness::{TestDb, random_hex};
-
-const OPERATOR: &str = "operator:0a0b";
-const UBX: &str = "manufacturer:UBX";
+use harness::TestDb;
+use harness::kit::*;
 
 on_both!(
     migrations_are_idempotent,
@@ -49,119 +47,10 @@ on_both!(
     revocations_are_permanent_in_the_database,
     crl_numbers_only_grow,
     standings_for_status,
+    reader_reads_what_the_store_reads,
 );
 
 // ---- fixtures ---------------------------------------------------------------
-
-/// A fresh serial: random, as the signer makes them.
-fn serial() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}{:08x}",
-        random_hex(8),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn sha256(text: &str) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
-        .as_ref()
-        .to_vec()
-}
-
-fn model_rules() -> ModelRules {
-    ModelRules::from_toml(
-        "[parameters.height_mm]\nmin = 1500\nmax = 1800\n\n\
-         [components]\nrequired = [\"main-controller\", \"battery-pack\"]\n",
-        "test rules",
-    )
-    .unwrap()
-}
-
-fn manufacturer(code: &str) -> ManufacturerRecord {
-    ManufacturerRecord {
-        code: code.into(),
-        name: format!("{code} Robotics"),
-        country: "DE".into(),
-        active: true,
-    }
-}
-
-fn model(code: &str, model: &str) -> ModelRecord {
-    ModelRecord {
-        manufacturer_code: code.into(),
-        model: model.into(),
-        rules: model_rules(),
-    }
-}
-
-/// Manufacturers UBX (model WK5) and ACM (model X1).
-async fn registered(store: &Store) {
-    for (code, m) in [("UBX", "WK5"), ("ACM", "X1")] {
-        store
-            .add_manufacturer(&manufacturer(code), OPERATOR)
-            .await
-            .unwrap();
-        store.add_model(&model(code, m), OPERATOR).await.unwrap();
-    }
-}
-
-fn components(robot: &str) -> Vec<ComponentRecord> {
-    ["main-controller", "battery-pack", "safety-controller"]
-        .iter()
-        .map(|kind| ComponentRecord {
-            kind: (*kind).into(),
-            part_number: format!("{kind}-9000"),
-            supplier: "Example Parts Co.".into(),
-            serial: format!("{robot}/{kind}"),
-            digests: vec![format!(
-                "sha256:{}",
-                hex::encode(sha256(&format!("{robot}{kind}")))
-            )],
-        })
-        .collect()
-}
-
-/// A request of robot `robot` (UBX/WK5) with key `key`; `csr` tells
-/// requests of the same key apart.
-fn intent(robot: &str, key: &str, csr: &str) -> IssuanceIntent {
-    intent_for(robot, "UBX", "WK5", key, csr)
-}
-
-fn intent_for(robot: &str, code: &str, model: &str, key: &str, csr: &str) -> IssuanceIntent {
-    IssuanceIntent {
-        robot_id: robot.into(),
-        manufacturer_code: code.into(),
-        model: model.into(),
-        serial_hex: serial(),
-        csr_sha256: sha256(&format!("csr/{robot}/{key}/{csr}")),
-        spki_sha256: sha256(&format!("key/{key}")),
-        csr_der: format!("CSR of {robot} {key} {csr}").into_bytes(),
-        reissue: false,
-        not_before: 1_800_000_000,
-        not_after: 1_900_000_000,
-        components: components(robot),
-    }
-}
-
-fn der_for(serial: &str) -> Vec<u8> {
-    format!("certificate {serial}").into_bytes()
-}
-
-/// Begins and completes one intent; returns its serial.
-async fn issue(store: &Store, intent: IssuanceIntent) -> String {
-    let outcomes = store
-        .begin_issuance(std::slice::from_ref(&intent), UBX)
-        .await
-        .unwrap();
-    assert_eq!(outcomes, vec![BeginOutcome::Proceed]);
-    let serial = intent.serial_hex;
-    store
-        .complete_issuance(&[(serial.clone(), der_for(&serial))], UBX)
-        .await
-        .unwrap();
-    serial
-}
 
 async fn begin_one(store: &Store, intent: &IssuanceIntent) -> BeginOutcome {
     let mut outcomes = store
@@ -172,7 +61,7 @@ async fn begin_one(store: &Store, intent: &IssuanceIntent) -> BeginOutcome {
     outcomes.remove(0)
 }
 
-fn assert_refused(outcome: &BeginOutcome, expected: &str) {
+fn assert_refused(outcome: &BeginOutcome, expected: Rule) {
     match outcome {
         BeginOutcome::Refused { rule, detail } => {
             assert_eq!(*rule, expected, "{detail}");
@@ -462,7 +351,7 @@ async fn different_key_is_refused(db: &TestDb) {
     // While the first is pending...
     assert_refused(
         &begin_one(store, &intent(robot, "k2", "c1")).await,
-        rules::LIVE_CERTIFICATE,
+        Rule::RobotLiveCertificate,
     );
     store
         .complete_issuance(
@@ -474,10 +363,13 @@ async fn different_key_is_refused(db: &TestDb) {
     // ... and once it is issued: another key, or the same key in another
     // request, needs a declared re-issue.
     let other_key = intent(robot, "k2", "c1");
-    assert_refused(&begin_one(store, &other_key).await, rules::LIVE_CERTIFICATE);
+    assert_refused(
+        &begin_one(store, &other_key).await,
+        Rule::RobotLiveCertificate,
+    );
     assert_refused(
         &begin_one(store, &intent(robot, "k1", "c2")).await,
-        rules::LIVE_CERTIFICATE,
+        Rule::RobotLiveCertificate,
     );
     assert_eq!(
         store.certificate(&other_key.serial_hex).await.unwrap(),
@@ -510,7 +402,10 @@ async fn reissue_supersedes(db: &TestDb) {
     // A re-issue while another request is being signed waits its turn.
     let mut third = intent(robot, "k3", "c1");
     third.reissue = true;
-    assert_refused(&begin_one(store, &third).await, rules::ISSUANCE_IN_PROGRESS);
+    assert_refused(
+        &begin_one(store, &third).await,
+        Rule::RobotIssuanceInProgress,
+    );
 
     store
         .complete_issuance(&[(new.serial_hex.clone(), der_for(&new.serial_hex))], UBX)
@@ -693,11 +588,11 @@ async fn batch_with_mixed_outcomes(db: &TestDb) {
             serial_hex: pending.serial_hex.clone()
         }
     );
-    assert_refused(&outcomes[3], rules::LIVE_CERTIFICATE);
-    assert_refused(&outcomes[4], rules::ROBOT_MANUFACTURER);
-    assert_refused(&outcomes[5], rules::MODEL_APPROVED);
-    assert_refused(&outcomes[6], rules::MANUFACTURER_ACTIVE);
-    assert_refused(&outcomes[7], rules::DUPLICATE_IN_BATCH);
+    assert_refused(&outcomes[3], Rule::RobotLiveCertificate);
+    assert_refused(&outcomes[4], Rule::RobotManufacturer);
+    assert_refused(&outcomes[5], Rule::ModelApproved);
+    assert_refused(&outcomes[6], Rule::ManufacturerActive);
+    assert_refused(&outcomes[7], Rule::RobotDuplicateInBatch);
     assert_eq!(outcomes[8], BeginOutcome::Proceed);
 
     for (intent, outcome) in batch.iter().zip(&outcomes) {
@@ -778,13 +673,13 @@ async fn concurrent_requests_for_one_robot(db: &TestDb) {
                         serial_hex: winners[0].clone()
                     }
                 ),
-                Race::DifferentKeys => assert_refused(other, rules::LIVE_CERTIFICATE),
+                Race::DifferentKeys => assert_refused(other, Rule::RobotLiveCertificate),
                 // Refused either way: by the race, or, read after the
                 // winner committed, because it is still being signed.
                 Race::Reissues => match other {
                     BeginOutcome::Refused { rule, .. }
-                        if *rule == rules::LIVE_CERTIFICATE
-                            || *rule == rules::ISSUANCE_IN_PROGRESS => {}
+                        if *rule == Rule::RobotLiveCertificate
+                            || *rule == Rule::RobotIssuanceInProgress => {}
                     other => panic!("a losing re-issue got {other:?}"),
                 },
             }
@@ -823,7 +718,7 @@ async fn robot_id_under_another_manufacturer_is_refused(db: &TestDb) {
     for (code, m) in [("ACM", "X1"), ("UBX", "WK6")] {
         let mut request = intent_for(robot, code, m, "k2", "c1");
         request.reissue = true;
-        assert_refused(&begin_one(store, &request).await, rules::ROBOT_MANUFACTURER);
+        assert_refused(&begin_one(store, &request).await, Rule::RobotManufacturer);
     }
     let record = store.robot(robot).await.unwrap().unwrap();
     assert_eq!(
@@ -840,7 +735,7 @@ async fn robot_id_under_another_manufacturer_is_refused(db: &TestDb) {
         .unwrap();
     assert_refused(
         &begin_one(store, &intent_for(other, "ACM", "X1", "k1", "c1")).await,
-        rules::ROBOT_MANUFACTURER,
+        Rule::RobotManufacturer,
     );
 }
 
@@ -1085,9 +980,9 @@ async fn batch_of_ten_thousand(db: &TestDb) {
 
 // ---- revocation -------------------------------------------------------------
 
-fn conflict_rule(e: StoreError) -> &'static str {
+fn conflict_rule(e: StoreError) -> Rule {
     match e {
-        StoreError::Conflict { what, .. } => what,
+        StoreError::Refused { rule, .. } => rule,
         other => panic!("not a refusal: {other}"),
     }
 }
@@ -1116,12 +1011,12 @@ async fn revoke_hold_release(db: &TestDb) {
         .unwrap();
     assert!(matches!(revoked, Change::Made(ref r) if r.reason == Reason::CessationOfOperation));
     let refused = store.hold(&serial, OPERATOR).await.unwrap_err();
-    assert_eq!(conflict_rule(refused), revocation_rules::ALREADY_REVOKED);
+    assert_eq!(conflict_rule(refused), Rule::RevocationAlreadyRevoked);
     let refused = store
         .revoke(&serial, Reason::Superseded, UBX)
         .await
         .unwrap_err();
-    assert_eq!(conflict_rule(refused), revocation_rules::ALREADY_REVOKED);
+    assert_eq!(conflict_rule(refused), Rule::RevocationAlreadyRevoked);
     let raised = store
         .revoke(&serial, Reason::KeyCompromise, UBX)
         .await
@@ -1146,7 +1041,7 @@ async fn revoke_hold_release(db: &TestDb) {
         .revoke(&pending.serial_hex, Reason::KeyCompromise, UBX)
         .await
         .unwrap_err();
-    assert_eq!(conflict_rule(refused), revocation_rules::NOT_ISSUED);
+    assert_eq!(conflict_rule(refused), Rule::CertificateNotIssued);
 
     // Every change is in the audit log, in order.
     let actions: Vec<String> = store
@@ -1254,4 +1149,97 @@ async fn standings_for_status(db: &TestDb) {
     assert_eq!(store.superseded_since(0).await.unwrap().len(), 1);
     let issued = store.issued_since(0).await.unwrap();
     assert_eq!(issued.len(), 4);
+}
+
+/// Everything a reader can be asked, in one printable answer, through the
+/// read role alone (so the same function serves the store and its reader).
+async fn everything_read(r: &impl Reads, robot: &str, serial: &str, credential: &str) -> String {
+    r.health().await.unwrap();
+    let ids = [robot.to_owned()];
+    let serials = [serial.to_owned()];
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        r.certificate(serial).await.unwrap(),
+        r.live_certificate(robot).await.unwrap(),
+        r.robot(robot).await.unwrap(),
+        r.components(serial).await.unwrap(),
+        r.count_certificates().await.unwrap(),
+        r.manufacturer("UBX").await.unwrap(),
+        r.model("UBX", "WK5").await.unwrap(),
+        r.credential(credential).await.unwrap(),
+        r.audit(Some(robot), 100).await.unwrap(),
+        r.audit(None, 1_000).await.unwrap(),
+        r.lifecycle_state(robot).await.unwrap(),
+        r.lifecycle_states(&ids).await.unwrap(),
+        r.signed_certificates(robot).await.unwrap(),
+        r.revocation(serial).await.unwrap(),
+        r.standing_of_serials(&serials)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        r.standing_of_robots(&ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+}
+
+/// The read-only handle reads what the store reads, on the store's own
+/// pool: a write through the store is seen through a reader taken before
+/// it. (That a reader cannot write is checked by the compiler: see the
+/// `compile_fail` example on `ReadOnlyStore`.)
+async fn reader_reads_what_the_store_reads(db: &TestDb) {
+    let store = &db.store;
+    let reader = store.reader();
+    assert_eq!(reader.backend(), store.backend());
+    registered(store).await;
+    let credential = Credential {
+        serial_hex: "c0de".into(),
+        role: Role::Manufacturer,
+        manufacturer_code: Some("UBX".into()),
+        subject: "CN=UBX enrollment".into(),
+        not_after: 1_900_000_000,
+        revoked: false,
+    };
+    store.add_credential(&credential, OPERATOR).await.unwrap();
+    let robot = "UBX-WK5-00000080-X";
+    let serial = issue(store, intent(robot, "k1", "c1")).await;
+    let before = everything_read(store, robot, &serial, "c0de").await;
+    assert_eq!(
+        everything_read(&reader, robot, &serial, "c0de").await,
+        before
+    );
+    assert!(before.contains(&serial), "{before}");
+
+    store.hold(&serial, OPERATOR).await.unwrap();
+    store
+        .append_event(&NewEvent {
+            robot_id: robot,
+            kind: EventKind::Sold,
+            actor: UBX,
+            payload: serde_json::json!({"new_owner": "A"}),
+        })
+        .await
+        .unwrap();
+    let after = everything_read(store, robot, &serial, "c0de").await;
+    assert_ne!(after, before, "the hold and the event are read");
+    assert_eq!(
+        everything_read(&reader, robot, &serial, "c0de").await,
+        after
+    );
+    let held = reader
+        .standing_of_serials(std::slice::from_ref(&serial))
+        .await
+        .unwrap();
+    assert!(matches!(held[&serial].standing, Standing::Held { .. }));
+    assert_eq!(
+        reader.lifecycle_state(robot).await.unwrap(),
+        Some(LifeState::Sold)
+    );
+    // A reader outlives the store it came from.
+    let clone = reader.clone();
+    drop(reader);
+    assert_eq!(everything_read(&clone, robot, &serial, "c0de").await, after);
 }

@@ -13,7 +13,8 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::problem::Problem;
 pub use crate::ra::Caller;
-use crate::store::{Credential, Role, Store};
+use crate::store::roles::Reads;
+use crate::store::{Credential, ReadOnlyStore, Role};
 
 /// How long a credential looked up in the registry is trusted without
 /// asking again. Revocation through this server clears it at once; another
@@ -59,7 +60,7 @@ pub struct PeerCertificate(pub Option<Arc<Vec<u8>>>);
 
 impl<S> FromRequestParts<S> for Caller
 where
-    Store: FromRef<S>,
+    ReadOnlyStore: FromRef<S>,
     CredentialCache: FromRef<S>,
     S: Send + Sync,
 {
@@ -106,7 +107,7 @@ where
         let cached = cache.get(&serial);
         let found = match cached {
             Some(c) => Some(c),
-            None => Store::from_ref(state)
+            None => ReadOnlyStore::from_ref(state)
                 .credential(&serial)
                 .await
                 .map_err(Problem::internal)?,

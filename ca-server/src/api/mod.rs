@@ -26,7 +26,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 use crate::ra::RegistrationAuthority;
-use crate::store::Store;
+use crate::store::ReadOnlyStore;
 use problem::Problem;
 
 /// Shared state of every handler.
@@ -36,7 +36,7 @@ pub struct AppState {
     /// registry or is signed.
     pub ra: Arc<RegistrationAuthority>,
     /// The registry, for reads.
-    pub store: Store,
+    pub store: ReadOnlyStore,
     /// Limits on requests.
     pub limits: Limits,
     /// Prometheus exposition.
@@ -64,8 +64,8 @@ pub struct Limits {
     pub max_batch: usize,
 }
 
-impl FromRef<AppState> for Store {
-    fn from_ref(state: &AppState) -> Store {
+impl FromRef<AppState> for ReadOnlyStore {
+    fn from_ref(state: &AppState) -> ReadOnlyStore {
         state.store.clone()
     }
 }

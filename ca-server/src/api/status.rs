@@ -15,6 +15,7 @@ use super::AppState;
 use super::body;
 use super::problem::Problem;
 use super::revoke::rfc3339;
+use crate::store::roles::Reads;
 use crate::store::{CertificateStanding, Standing};
 
 /// Most IDs in one bulk request.

@@ -7,6 +7,7 @@ use robotid_verifier::rule::Rule;
 
 use super::AppState;
 use super::problem::Problem;
+use crate::store::roles::Reads;
 
 /// The OpenAPI description of every endpoint.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");

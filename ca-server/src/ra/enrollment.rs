@@ -31,6 +31,7 @@ use robotid_verifier::history::LifeState;
 use robotid_verifier::robot_id::RobotId;
 use time::OffsetDateTime;
 
+use crate::store::roles::{Issuance, Reads};
 use robotid_verifier::rule::{Kind, Rule};
 
 use super::Refusal;
@@ -315,7 +316,7 @@ impl Enrollment {
                         },
                         Some(BeginOutcome::InProgress { serial_hex }) => Item::Waiting(serial_hex),
                         Some(BeginOutcome::Refused { rule, detail }) => Item::Refused(
-                            Refusal::new(registry_rule(rule), detail)
+                            Refusal::new(rule, detail)
                                 .as_kind(Kind::Conflict)
                                 .at("robot_id", b.1.robot_id().to_owned()),
                         ),
@@ -699,11 +700,6 @@ fn component_records(vetted: &vetting::VettedRequest) -> Vec<ComponentRecord> {
         .collect()
 }
 
-/// The catalogue's rule for a rule id the registry refused with.
-fn registry_rule(id: &str) -> Rule {
-    Rule::parse(id).unwrap_or(Rule::RegistryConflict)
-}
-
 fn issue_problem(e: &IssueError) -> Refusal {
     match e {
         IssueError::Identity(inner) => Refusal::new(Rule::IdentityProfile, inner.to_string()),
@@ -733,6 +729,7 @@ mod tests {
     use super::*;
     use crate::ca::CaCertificates;
     use crate::ra::scheduler::run;
+    use crate::store::roles::Admin;
     use robotid_issuer::ceremony::{self, CaConfig};
     use robotid_issuer::signer::SignerConfig;
     use robotid_issuer::vetting::ManufacturerRecord;

@@ -18,6 +18,7 @@ use std::sync::{Arc, RwLock};
 use robotid_issuer::vetting::{ManufacturerRecord, ModelRecord};
 
 use crate::locks::{read, write};
+use crate::store::roles::Reads;
 use crate::store::{Store, StoreError};
 
 /// Registered manufacturers and models, as read from the registry.
@@ -89,6 +90,7 @@ mod tests {
 
     use super::Facts;
     use crate::store::Store;
+    use crate::store::roles::Admin;
 
     fn manufacturer(code: &str, active: bool) -> ManufacturerRecord {
         ManufacturerRecord {

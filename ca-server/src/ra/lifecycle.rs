@@ -23,6 +23,7 @@ use super::{
     registry_refusal,
 };
 use crate::history_signer::HistorySigner;
+use crate::store::roles::{Lifecycle, Reads};
 use crate::store::{Appended, LifecycleEvent, NewEvent, Store};
 
 /// Longest free-text field.

@@ -35,6 +35,7 @@ pub use registration::{IssuedCredential, NewManufacturer};
 
 use crate::ca::{Ca, CaCertificates};
 use crate::history_signer::HistorySigner;
+use crate::store::roles::Reads;
 use crate::store::{Store, StoreError};
 use scheduler::Pipeline;
 
@@ -142,9 +143,17 @@ pub fn parse_serial(text: &str) -> Result<String, Refusal> {
 /// cannot store) keep their rule; anything else is a failure of the CA.
 pub(crate) fn registry_refusal(e: StoreError) -> Refusal {
     match e {
-        StoreError::Conflict { what, .. } => {
-            let rule = Rule::parse(what).unwrap_or(Rule::RegistryConflict);
-            Refusal::new(rule, e.to_string()).as_kind(Kind::Conflict)
+        // The registry refuses because of its state: a conflict, whatever
+        // the rule (a robot with no live certificate to act on, say).
+        StoreError::Refused { rule, detail } => {
+            let kind = match rule.kind() {
+                Kind::Malformed => Kind::Malformed,
+                _ => Kind::Conflict,
+            };
+            Refusal::new(rule, detail).as_kind(kind)
+        }
+        StoreError::Conflict { .. } => {
+            Refusal::new(Rule::RegistryConflict, e.to_string()).as_kind(Kind::Conflict)
         }
         StoreError::NotFound { what, .. } => {
             let rule = Rule::parse(&format!("{what}.not_found")).unwrap_or(Rule::RegistryNotFound);

@@ -11,6 +11,7 @@ use robotid_verifier::rules::ModelRules;
 use x509_parser::prelude::{FromDer, X509CertificationRequest};
 
 use super::{Caller, Operation, Refusal, RegistrationAuthority, parse_serial};
+use crate::store::roles::Admin;
 use crate::store::{Credential, Role, StoreError};
 
 /// A manufacturer to register, as asked.

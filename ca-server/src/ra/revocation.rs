@@ -10,6 +10,7 @@ use super::{
     Caller, Operation, Refusal, RegistrationAuthority, parse_robot_id, parse_serial,
     registry_refusal,
 };
+use crate::store::roles::{Reads, Revocations};
 use crate::store::{Change, Reason};
 
 /// Reasons a manufacturer may give; privilegeWithdrawn is the CA's call.

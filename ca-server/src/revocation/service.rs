@@ -25,6 +25,7 @@ use super::ocsp::{self, IssuerHashes, RequestError, Status};
 use super::responder_key::{self, ResponderKey, ResponderKeyError};
 use crate::ca::Ca;
 use crate::locks::{read, write};
+use crate::store::roles::{Reads, Revocations};
 use crate::store::{RevocationRecord, Standing, StoreError};
 use robotid_issuer::signer::{CrlEntry, CrlRequest};
 

@@ -1,12 +1,11 @@
 //! The operator's records: manufacturers, model types and API credentials.
 
-use robotid_verifier::rules::ModelRules;
 use serde_json::json;
 use sqlx::AnyConnection;
-use sqlx::Row;
 
 use super::audit::{self, NewEntry};
-use super::sql::{flag, normalize_serial, now};
+use super::roles::Admin;
+use super::sql::{normalize_serial, now};
 use super::{Credential, ManufacturerRecord, ModelRecord, Role, Store, StoreError, commit};
 
 fn require(what: &'static str, value: &str) -> Result<(), StoreError> {
@@ -29,9 +28,8 @@ async fn manufacturer_exists(conn: &mut AnyConnection, code: &str) -> Result<boo
     Ok(row.is_some())
 }
 
-impl Store {
-    /// Registers a manufacturer. Conflict if its code is taken.
-    pub async fn add_manufacturer(
+impl Admin for Store {
+    async fn add_manufacturer(
         &self,
         m: &ManufacturerRecord,
         actor: &str,
@@ -61,7 +59,6 @@ impl Store {
         }
         let detail = json!({"name": m.name, "country": m.country, "active": m.active});
         audit::append(
-            self.backend,
             &mut tx,
             &[NewEntry {
                 at,
@@ -75,36 +72,7 @@ impl Store {
         commit(tx, "add_manufacturer").await
     }
 
-    /// A manufacturer by code.
-    pub async fn manufacturer(&self, code: &str) -> Result<Option<ManufacturerRecord>, StoreError> {
-        let row =
-            sqlx::query("SELECT code, name, country, active FROM manufacturers WHERE code = $1")
-                .bind(code)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db(format!("reading manufacturer {code}")))?;
-        let Some(row) = row else { return Ok(None) };
-        let decode = StoreError::db(format!("decoding manufacturer {code}"));
-        let fields = (|| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>(0)?,
-                row.try_get::<String, _>(1)?,
-                row.try_get::<String, _>(2)?,
-                row.try_get::<i64, _>(3)?,
-            ))
-        })()
-        .map_err(decode)?;
-        Ok(Some(ManufacturerRecord {
-            code: fields.0,
-            name: fields.1,
-            country: fields.2,
-            active: flag(fields.3, "manufacturers.active")?,
-        }))
-    }
-
-    /// Activates or deactivates a manufacturer; NotFound if unknown. Setting
-    /// the state it already has changes nothing and logs nothing.
-    pub async fn set_manufacturer_active(
+    async fn set_manufacturer_active(
         &self,
         code: &str,
         active: bool,
@@ -138,7 +106,6 @@ impl Store {
             "manufacturer.deactivate"
         };
         audit::append(
-            self.backend,
             &mut tx,
             &[NewEntry {
                 at,
@@ -152,9 +119,7 @@ impl Store {
         commit(tx, "set_manufacturer_active").await
     }
 
-    /// Approves a model type for a manufacturer. Conflict if it exists;
-    /// NotFound if the manufacturer is unknown.
-    pub async fn add_model(&self, m: &ModelRecord, actor: &str) -> Result<(), StoreError> {
+    async fn add_model(&self, m: &ModelRecord, actor: &str) -> Result<(), StoreError> {
         require("model", &m.model)?;
         let rules = toml::to_string(&m.rules).map_err(|e| StoreError::Invalid {
             what: "model rules",
@@ -193,7 +158,6 @@ impl Store {
             });
         }
         audit::append(
-            self.backend,
             &mut tx,
             &[NewEntry {
                 at,
@@ -207,41 +171,7 @@ impl Store {
         commit(tx, "add_model").await
     }
 
-    /// A model type approved for a manufacturer.
-    pub async fn model(
-        &self,
-        manufacturer_code: &str,
-        model: &str,
-    ) -> Result<Option<ModelRecord>, StoreError> {
-        let key = format!("{manufacturer_code}/{model}");
-        let rules: Option<String> = sqlx::query_scalar(
-            "SELECT rules_toml FROM models WHERE manufacturer_code = $1 AND model = $2",
-        )
-        .bind(manufacturer_code)
-        .bind(model)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::db(format!("reading model {key}")))?;
-        let Some(text) = rules else { return Ok(None) };
-        let rules =
-            ModelRules::from_toml(&text, &format!("models.rules_toml of {key}")).map_err(|e| {
-                StoreError::Corrupt {
-                    what: "models.rules_toml",
-                    detail: e.to_string(),
-                }
-            })?;
-        Ok(Some(ModelRecord {
-            manufacturer_code: manufacturer_code.into(),
-            model: model.into(),
-            rules,
-        }))
-    }
-
-    /// Records a client credential the CA issued. Conflict if the serial is
-    /// taken; NotFound if its manufacturer is unknown; Invalid if the role
-    /// and the manufacturer code disagree (a manufacturer credential names
-    /// its manufacturer, an operator credential none).
-    pub async fn add_credential(&self, c: &Credential, actor: &str) -> Result<(), StoreError> {
+    async fn add_credential(&self, c: &Credential, actor: &str) -> Result<(), StoreError> {
         let serial = normalize_serial(&c.serial_hex)?;
         match (c.role, &c.manufacturer_code) {
             (Role::Manufacturer, Some(code)) => require("manufacturer_code", code)?,
@@ -298,7 +228,6 @@ impl Store {
             "revoked": c.revoked,
         });
         audit::append(
-            self.backend,
             &mut tx,
             &[NewEntry {
                 at,
@@ -312,42 +241,7 @@ impl Store {
         commit(tx, "add_credential").await
     }
 
-    /// A client credential by serial (any case of hex).
-    pub async fn credential(&self, serial_hex: &str) -> Result<Option<Credential>, StoreError> {
-        let serial = serial_hex.to_ascii_lowercase();
-        let row = sqlx::query(
-            "SELECT serial_hex, role, manufacturer_code, subject, not_after, revoked \
-             FROM credentials WHERE serial_hex = $1",
-        )
-        .bind(serial.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::db(format!("reading credential {serial}")))?;
-        let Some(row) = row else { return Ok(None) };
-        let fields = (|| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>(0)?,
-                row.try_get::<String, _>(1)?,
-                row.try_get::<Option<String>, _>(2)?,
-                row.try_get::<String, _>(3)?,
-                row.try_get::<i64, _>(4)?,
-                row.try_get::<i64, _>(5)?,
-            ))
-        })()
-        .map_err(StoreError::db(format!("decoding credential {serial}")))?;
-        Ok(Some(Credential {
-            serial_hex: fields.0,
-            role: Role::parse(&fields.1)?,
-            manufacturer_code: fields.2,
-            subject: fields.3,
-            not_after: fields.4,
-            revoked: flag(fields.5, "credentials.revoked")?,
-        }))
-    }
-
-    /// Revokes a client credential; NotFound if unknown. Revoking it again
-    /// changes nothing and keeps the first revocation time.
-    pub async fn revoke_credential(&self, serial_hex: &str, actor: &str) -> Result<(), StoreError> {
+    async fn revoke_credential(&self, serial_hex: &str, actor: &str) -> Result<(), StoreError> {
         let serial = serial_hex.to_ascii_lowercase();
         let at = now();
         let mut tx = self.begin_write().await?;
@@ -376,7 +270,6 @@ impl Store {
             });
         }
         audit::append(
-            self.backend,
             &mut tx,
             &[NewEntry {
                 at,

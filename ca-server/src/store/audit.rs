@@ -3,14 +3,15 @@
 //! refuses updates and deletes (database triggers).
 
 use sqlx::AnyConnection;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Row, query};
 
-use super::sql::{self, rows_per_statement, tuples};
-use super::{AuditEntry, Backend, Store, StoreError};
+use super::sql::{self, rows_per_statement};
+use super::writer::WriteTx;
+use super::{AuditEntry, StoreError};
 
 /// An entry to append.
-pub(crate) struct NewEntry<'a> {
+pub(super) struct NewEntry<'a> {
     pub at: i64,
     pub actor: &'a str,
     pub action: &'static str,
@@ -21,15 +22,13 @@ pub(crate) struct NewEntry<'a> {
 const COLS: usize = 5;
 
 /// Appends entries, many rows per statement.
-pub(crate) async fn append(
-    backend: Backend,
-    conn: &mut AnyConnection,
-    entries: &[NewEntry<'_>],
-) -> Result<(), StoreError> {
+pub(super) async fn append(tx: &mut WriteTx, entries: &[NewEntry<'_>]) -> Result<(), StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     for chunk in entries.chunks(rows_per_statement(COLS, 0)) {
         let text = format!(
             "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES {}",
-            tuples(backend, chunk.len(), COLS, 1)
+            sql.tuples(chunk.len(), COLS, 1)
         );
         let mut q = sql::query(text);
         for e in chunk {
@@ -47,7 +46,8 @@ pub(crate) async fn append(
     Ok(())
 }
 
-fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+/// Decodes a row selected as `id, at, actor, action, subject, detail`.
+pub(super) fn audit_entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
     Ok(AuditEntry {
         id: row.try_get(0)?,
         at: row.try_get(1)?,
@@ -56,41 +56,4 @@ fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
         subject: row.try_get(4)?,
         detail: row.try_get(5)?,
     })
-}
-
-impl Store {
-    /// The last `limit` entries of the audit log, for one subject or for
-    /// all, oldest first (newest last).
-    pub async fn audit(
-        &self,
-        subject: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        if limit <= 0 {
-            return Ok(Vec::new());
-        }
-        let rows = match subject {
-            Some(subject) => query(
-                "SELECT id, at, actor, action, subject, detail FROM audit_log \
-                 WHERE subject = $1 ORDER BY id DESC LIMIT $2",
-            )
-            .bind(subject)
-            .bind(limit),
-            None => query(
-                "SELECT id, at, actor, action, subject, detail FROM audit_log \
-                 ORDER BY id DESC LIMIT $1",
-            )
-            .bind(limit),
-        }
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("reading the audit log"))?;
-        let mut entries = rows
-            .iter()
-            .map(entry)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::db("decoding the audit log"))?;
-        entries.reverse();
-        Ok(entries)
-    }
 }

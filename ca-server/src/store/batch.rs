@@ -8,24 +8,26 @@ use sqlx::Row;
 
 use super::decide::Live;
 use super::reads::{CERT_COLUMNS, certificate_from_row};
-use super::sql::{self, list, param, rows_per_statement, tuples};
-use super::{Backend, CertStatus, IssuanceIntent, StoreError};
+use super::sql::{self, rows_per_statement};
+use super::writer::WriteTx;
+use super::{CertStatus, IssuanceIntent, StoreError};
 
 /// Most items of an `IN (...)` list in one read.
 pub(super) const IN_CHUNK: usize = 5_000;
 
 /// Reads the live certificates of these robots.
 pub(super) async fn read_live(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     robot_ids: &[&str],
 ) -> Result<HashMap<String, Live>, StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     let mut live = HashMap::new();
     for chunk in robot_ids.chunks(IN_CHUNK) {
         let rows = sql::query(format!(
             "SELECT {CERT_COLUMNS}, spki_sha256 FROM certificates \
              WHERE status IN ('pending', 'issued') AND robot_id IN ({})",
-            list(backend, chunk.len(), 1)
+            sql.list(chunk.len(), 1)
         ));
         let rows = chunk
             .iter()
@@ -52,15 +54,16 @@ pub(super) async fn read_live(
 
 /// Reads the manufacturer and model of these robots.
 pub(super) async fn read_robots(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     robot_ids: &[&str],
 ) -> Result<HashMap<String, (String, String)>, StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     let mut robots = HashMap::new();
     for chunk in robot_ids.chunks(IN_CHUNK) {
         let q = sql::query(format!(
             "SELECT robot_id, manufacturer_code, model FROM robots WHERE robot_id IN ({})",
-            list(backend, chunk.len(), 1)
+            sql.list(chunk.len(), 1)
         ));
         let rows = chunk
             .iter()
@@ -86,17 +89,18 @@ pub(super) async fn read_robots(
 /// Reads the registered models of these manufacturers, with whether the
 /// manufacturer is active.
 pub(super) async fn read_models(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     codes: &[&str],
 ) -> Result<HashMap<(String, String), bool>, StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     let mut models = HashMap::new();
     for chunk in codes.chunks(IN_CHUNK) {
         let q = sql::query(format!(
             "SELECT m.manufacturer_code, m.model, f.active FROM models m \
              JOIN manufacturers f ON f.code = m.manufacturer_code \
              WHERE m.manufacturer_code IN ({})",
-            list(backend, chunk.len(), 1)
+            sql.list(chunk.len(), 1)
         ));
         let rows = chunk
             .iter()
@@ -122,19 +126,20 @@ pub(super) async fn read_models(
 /// Inserts robots (already sorted, so concurrent batches lock rows in one
 /// order); returns the IDs actually inserted.
 pub(super) async fn insert_robots(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     intents: &[IssuanceIntent],
     which: &[usize],
     at: i64,
 ) -> Result<HashSet<String>, StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     const COLS: usize = 4;
     let mut inserted = HashSet::with_capacity(which.len());
     for chunk in which.chunks(rows_per_statement(COLS, 0)) {
         let text = format!(
             "INSERT INTO robots (robot_id, manufacturer_code, model, created_at) VALUES {} \
              ON CONFLICT (robot_id) DO NOTHING RETURNING robot_id",
-            tuples(backend, chunk.len(), COLS, 1)
+            sql.tuples(chunk.len(), COLS, 1)
         );
         let q = chunk.iter().fold(sql::query(text), |q, &i| {
             let intent = &intents[i];
@@ -160,12 +165,13 @@ pub(super) async fn insert_robots(
 /// Marks issued certificates superseded by the new serials; returns the old
 /// serials actually changed.
 pub(super) async fn supersede(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     reissues: &[(usize, String)],
     serials: &[String],
     at: i64,
 ) -> Result<HashSet<String>, StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     let mut changed = HashSet::with_capacity(reissues.len());
     let mut sorted: Vec<&(usize, String)> = reissues.iter().collect();
     sorted.sort_unstable_by(|a, b| a.1.cmp(&b.1));
@@ -175,8 +181,8 @@ pub(super) async fn supersede(
              superseded_at = {} FROM (VALUES {}) AS v \
              WHERE certificates.serial_hex = v.column1 AND certificates.status = 'issued' \
              RETURNING certificates.serial_hex",
-            param(backend, 1),
-            tuples(backend, chunk.len(), 2, 2)
+            sql.param(1),
+            sql.tuples(chunk.len(), 2, 2)
         );
         let q = chunk.iter().fold(sql::query(text).bind(at), |q, (i, old)| {
             q.bind(old.as_str()).bind(serials[*i].as_str())
@@ -199,13 +205,14 @@ pub(super) async fn supersede(
 /// that would make a second live certificate for its robot is skipped by
 /// the partial unique index; a serial already taken is a Conflict.
 pub(super) async fn insert_certificates(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     intents: &[IssuanceIntent],
     serials: &[String],
     which: &[usize],
     at: i64,
 ) -> Result<HashSet<String>, StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     const COLS: usize = 10;
     let mut won = HashSet::with_capacity(which.len());
     for chunk in which.chunks(rows_per_statement(COLS, 0)) {
@@ -214,7 +221,7 @@ pub(super) async fn insert_certificates(
              csr_der, reissue, not_before, not_after, created_at) VALUES {} \
              ON CONFLICT (robot_id) WHERE status IN ('pending', 'issued') DO NOTHING \
              RETURNING serial_hex",
-            tuples(backend, chunk.len(), COLS, 1)
+            sql.tuples(chunk.len(), COLS, 1)
         );
         let q = chunk.iter().fold(sql::query(text), |q, &i| {
             let intent = &intents[i];
@@ -257,12 +264,13 @@ pub(super) async fn insert_certificates(
 
 /// Inserts the components of the recorded certificates.
 pub(super) async fn insert_components(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     intents: &[IssuanceIntent],
     serials: &[String],
     which: &[usize],
 ) -> Result<(), StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     const COLS: usize = 7;
     let mut rows = Vec::new();
     for &i in which {
@@ -282,7 +290,7 @@ pub(super) async fn insert_components(
         let text = format!(
             "INSERT INTO components (serial_hex, position, kind, part_number, supplier, serial, \
              digests) VALUES {}",
-            tuples(backend, chunk.len(), COLS, 1)
+            sql.tuples(chunk.len(), COLS, 1)
         );
         chunk
             .iter()

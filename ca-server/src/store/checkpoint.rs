@@ -78,12 +78,12 @@ mod tests {
             .await
             .unwrap();
         let wal_pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
-            .fetch_one(&store.pool)
+            .fetch_one(&store.read.pool)
             .await
             .unwrap();
         assert_eq!(wal_pages, i64::from(super::AUTOCHECKPOINT_PAGES));
         let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&store.pool)
+            .fetch_one(&store.read.pool)
             .await
             .unwrap();
         assert_eq!(page_size, i64::from(super::super::SQLITE_PAGE_SIZE));
@@ -91,13 +91,13 @@ mod tests {
         let before = std::fs::metadata(&path).unwrap().len();
 
         sqlx::query("CREATE TABLE filler (b BLOB NOT NULL)")
-            .execute(&store.pool)
+            .execute(&store.read.pool)
             .await
             .unwrap();
         // About 2 MB: some 500 pages, far below the automatic threshold.
         for _ in 0..2_000 {
             sqlx::query("INSERT INTO filler (b) VALUES (zeroblob(1000))")
-                .execute(&store.pool)
+                .execute(&store.read.pool)
                 .await
                 .unwrap();
         }

@@ -1,7 +1,7 @@
 //! After signing: recording certificates as issued, and abandoning
 //! requests that were recorded but will not be released.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -10,56 +10,20 @@ use sqlx::any::AnyRow;
 
 use super::audit::{self, NewEntry};
 use super::batch::IN_CHUNK;
-use super::issuance::with_retries;
-use super::sql::{self, list, normalize_serial, now, param, rows_per_statement, tuples};
-use super::{Backend, CertStatus, Store, StoreError, commit};
+use super::sql::{self, now, rows_per_statement};
+use super::writer::WriteTx;
+use super::{CertStatus, Store, StoreError, commit};
 
 impl Store {
-    /// Records signed certificates as issued (DER and time), in one
-    /// transaction, durable when it returns. Completing a certificate again
-    /// with the same DER is a no-op. The whole batch is refused, and nothing
-    /// recorded, if a serial is unknown (NotFound) or not pending (Conflict:
-    /// abandoned, superseded, or issued with another DER).
-    pub async fn complete_issuance(
-        &self,
-        done: &[(String, Vec<u8>)],
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        let mut items: Vec<(String, &[u8])> = Vec::with_capacity(done.len());
-        let mut seen = HashSet::with_capacity(done.len());
-        for (serial, der) in done {
-            let serial = normalize_serial(serial)?;
-            if der.is_empty() {
-                return Err(StoreError::Invalid {
-                    what: "certificate DER",
-                    detail: format!("empty for serial {serial}"),
-                });
-            }
-            if !seen.insert(serial.clone()) {
-                return Err(StoreError::Invalid {
-                    what: "serial_hex",
-                    detail: format!("serial {serial} appears twice in the batch"),
-                });
-            }
-            items.push((serial, der.as_slice()));
-        }
-        if items.is_empty() {
-            return Ok(());
-        }
-        // A fixed order keeps two overlapping batches from deadlocking.
-        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        with_retries(|| self.complete_once(&items, actor)).await
-    }
-
-    async fn complete_once(
+    pub(super) async fn complete_once(
         &self,
         items: &[(String, &[u8])],
         actor: &str,
     ) -> Result<(), StoreError> {
         let at = now();
         let mut tx = self.begin_write().await?;
+        let sql = tx.sql();
         let conn: &mut AnyConnection = &mut tx;
-        let backend = self.backend;
         let mut updated: HashMap<String, String> = HashMap::with_capacity(items.len());
         for chunk in items.chunks(rows_per_statement(2, 1)) {
             let text = format!(
@@ -67,8 +31,8 @@ impl Store {
                  FROM (VALUES {}) AS v \
                  WHERE certificates.serial_hex = v.column1 AND certificates.status = 'pending' \
                  RETURNING certificates.serial_hex, certificates.robot_id",
-                param(backend, 1),
-                tuples(backend, chunk.len(), 2, 2)
+                sql.param(1),
+                sql.tuples(chunk.len(), 2, 2)
             );
             let q = chunk
                 .iter()
@@ -91,7 +55,7 @@ impl Store {
             }
         }
         if updated.len() < items.len() {
-            check_already_issued(backend, conn, items, &updated).await?;
+            check_already_issued(&mut tx, items, &updated).await?;
         }
         let entries: Vec<NewEntry<'_>> = items
             .iter()
@@ -108,29 +72,11 @@ impl Store {
                 })
             })
             .collect();
-        audit::append(backend, conn, &entries).await?;
+        audit::append(&mut tx, &entries).await?;
         commit(tx, "complete_issuance").await
     }
 
-    /// Marks pending certificates failed (never signed, or signed and never
-    /// released), so that their robots can try again. Serials that are not
-    /// pending are left as they are: an issued certificate is never undone.
-    pub async fn abandon_issuance(
-        &self,
-        serials: &[String],
-        reason: &str,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        let mut serials: Vec<String> = serials.iter().map(|s| s.to_ascii_lowercase()).collect();
-        serials.sort_unstable();
-        serials.dedup();
-        if serials.is_empty() {
-            return Ok(());
-        }
-        with_retries(|| self.abandon_once(&serials, reason, actor)).await
-    }
-
-    async fn abandon_once(
+    pub(super) async fn abandon_once(
         &self,
         serials: &[String],
         reason: &str,
@@ -138,17 +84,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let at = now();
         let mut tx = self.begin_write().await?;
+        let sql = tx.sql();
         let conn: &mut AnyConnection = &mut tx;
-        let backend = self.backend;
         let mut entries = Vec::new();
         for chunk in serials.chunks(IN_CHUNK) {
             let text = format!(
                 "UPDATE certificates SET status = 'failed', failed_at = {}, failure_reason = {} \
                  WHERE status = 'pending' AND serial_hex IN ({}) \
                  RETURNING serial_hex, robot_id",
-                param(backend, 1),
-                param(backend, 2),
-                list(backend, chunk.len(), 3)
+                sql.param(1),
+                sql.param(2),
+                sql.list(chunk.len(), 3)
             );
             let q = chunk
                 .iter()
@@ -161,26 +107,11 @@ impl Store {
                 .map_err(StoreError::db("abandon_issuance: marking failed"))?;
             entries.extend(abandon_entries(&rows, at, actor, reason)?);
         }
-        audit::append(backend, conn, &entries).await?;
+        audit::append(&mut tx, &entries).await?;
         commit(tx, "abandon_issuance").await
     }
 
-    /// Marks failed every certificate still pending that was recorded
-    /// before `created_before` (unix seconds), and returns how many. A
-    /// crash between recording and completing leaves rows pending, and a
-    /// pending row blocks its robot; at start a single server passes "now",
-    /// servers sharing a PostgreSQL pass a time older than any request
-    /// could take. Should such a certificate have been signed after all,
-    /// completing it is refused: it was never released.
-    pub async fn abandon_stale_issuance(
-        &self,
-        created_before: i64,
-        actor: &str,
-    ) -> Result<u64, StoreError> {
-        with_retries(|| self.abandon_stale_once(created_before, actor)).await
-    }
-
-    async fn abandon_stale_once(
+    pub(super) async fn abandon_stale_once(
         &self,
         created_before: i64,
         actor: &str,
@@ -200,7 +131,7 @@ impl Store {
         .await
         .map_err(StoreError::db("abandon_stale_issuance: marking failed"))?;
         let entries = abandon_entries(&rows, at, actor, &reason)?;
-        audit::append(self.backend, conn, &entries).await?;
+        audit::append(&mut tx, &entries).await?;
         commit(tx, "abandon_stale_issuance").await?;
         u64::try_from(entries.len()).map_err(|_| StoreError::Invalid {
             what: "abandoned count",
@@ -236,11 +167,12 @@ fn abandon_entries<'a>(
 /// For serials that `complete_issuance` did not change: fine if already
 /// issued with the same DER (a retried call), else the reason to refuse.
 async fn check_already_issued(
-    backend: Backend,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     items: &[(String, &[u8])],
     updated: &HashMap<String, String>,
 ) -> Result<(), StoreError> {
+    let sql = tx.sql();
+    let conn: &mut AnyConnection = tx;
     let rest: Vec<&(String, &[u8])> = items
         .iter()
         .filter(|(s, _)| !updated.contains_key(s))
@@ -248,7 +180,7 @@ async fn check_already_issued(
     for chunk in rest.chunks(IN_CHUNK) {
         let q = sql::query(format!(
             "SELECT serial_hex, status, der FROM certificates WHERE serial_hex IN ({})",
-            list(backend, chunk.len(), 1)
+            sql.list(chunk.len(), 1)
         ));
         let rows = chunk
             .iter()

@@ -34,6 +34,16 @@ pub enum StoreError {
         /// Which one and why.
         detail: String,
     },
+    /// The registry's state does not allow the change, by `rule`: a
+    /// revocation of a certificate revoked already, a lifecycle event the
+    /// state machine refuses. Nothing was changed.
+    #[error("{rule}: {detail}")]
+    Refused {
+        /// The rule.
+        rule: robotid_verifier::rule::Rule,
+        /// Which record and why.
+        detail: String,
+    },
     /// The thing, or something it refers to, is not in the registry.
     #[error("{what} not found: {key}")]
     NotFound {

@@ -11,19 +11,20 @@
 //! processes), where READ COMMITTED makes each statement see what other
 //! transactions committed before it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::AnyConnection;
 
 use super::audit::{self, NewEntry};
 use super::batch::{
     insert_certificates, insert_components, insert_robots, read_live, read_models, read_robots,
     supersede,
 };
-use super::decide::{Plan, against_live, decide, go_indices, refused, robot_mismatch};
-use super::records::rules;
+use super::decide::{
+    Plan, after_lost_race, decide_batch, go_indices, live_changed, robot_mismatch,
+};
+use super::roles::Issuance;
 use super::sql::{normalize_serial, now};
 use super::{BeginOutcome, IssuanceIntent, Store, StoreError, commit};
 
@@ -51,18 +52,8 @@ where
     }
 }
 
-impl Store {
-    /// Records a batch of vetted requests before signing, in one
-    /// transaction, and returns one outcome per intent, in order. Only
-    /// [`BeginOutcome::Proceed`] wrote anything: the robot (if new), the
-    /// certificate as pending with its serial and CSR, its components, and an
-    /// audit entry; a declared re-issue also marked the robot's issued
-    /// certificate superseded. A refused intent does not affect the others.
-    ///
-    /// Errors concern the whole batch, which is then not recorded at all:
-    /// a serial already recorded or repeated in the batch (Conflict, never an
-    /// overwrite), invalid serials, database failures.
-    pub async fn begin_issuance(
+impl Issuance for Store {
+    async fn begin_issuance(
         &self,
         intents: &[IssuanceIntent],
         actor: &str,
@@ -91,6 +82,62 @@ impl Store {
         with_retries(|| self.begin_once(intents, &serials, actor)).await
     }
 
+    async fn complete_issuance(
+        &self,
+        done: &[(String, Vec<u8>)],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let mut items: Vec<(String, &[u8])> = Vec::with_capacity(done.len());
+        let mut seen = HashSet::with_capacity(done.len());
+        for (serial, der) in done {
+            let serial = normalize_serial(serial)?;
+            if der.is_empty() {
+                return Err(StoreError::Invalid {
+                    what: "certificate DER",
+                    detail: format!("empty for serial {serial}"),
+                });
+            }
+            if !seen.insert(serial.clone()) {
+                return Err(StoreError::Invalid {
+                    what: "serial_hex",
+                    detail: format!("serial {serial} appears twice in the batch"),
+                });
+            }
+            items.push((serial, der.as_slice()));
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        // A fixed order keeps two overlapping batches from deadlocking.
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        with_retries(|| self.complete_once(&items, actor)).await
+    }
+
+    async fn abandon_issuance(
+        &self,
+        serials: &[String],
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let mut serials: Vec<String> = serials.iter().map(|s| s.to_ascii_lowercase()).collect();
+        serials.sort_unstable();
+        serials.dedup();
+        if serials.is_empty() {
+            return Ok(());
+        }
+        with_retries(|| self.abandon_once(&serials, reason, actor)).await
+    }
+
+    async fn abandon_stale_issuance(
+        &self,
+        created_before: i64,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        with_retries(|| self.abandon_stale_once(created_before, actor)).await
+    }
+}
+
+impl Store {
     async fn begin_once(
         &self,
         intents: &[IssuanceIntent],
@@ -99,8 +146,6 @@ impl Store {
     ) -> Result<Vec<BeginOutcome>, StoreError> {
         let at = now();
         let mut tx = self.begin_write().await?;
-        let conn: &mut AnyConnection = &mut tx;
-        let backend = self.backend;
 
         let mut codes: Vec<&str> = intents
             .iter()
@@ -111,42 +156,25 @@ impl Store {
         let mut robot_ids: Vec<&str> = intents.iter().map(|i| i.robot_id.as_str()).collect();
         robot_ids.sort_unstable();
         robot_ids.dedup();
-        let models = read_models(backend, conn, &codes).await?;
-        let mut robots = read_robots(backend, conn, &robot_ids).await?;
-        let live = read_live(backend, conn, &robot_ids).await?;
+        let models = read_models(&mut tx, &codes).await?;
+        let mut robots = read_robots(&mut tx, &robot_ids).await?;
+        let live = read_live(&mut tx, &robot_ids).await?;
 
-        // Decide each intent from what was read.
-        let mut first_seen: HashMap<&str, usize> = HashMap::with_capacity(intents.len());
-        let mut plans: Vec<Plan> = intents
-            .iter()
-            .enumerate()
-            .map(|(index, intent)| {
-                if let Some(&first) = first_seen.get(intent.robot_id.as_str()) {
-                    return refused(
-                        rules::DUPLICATE_IN_BATCH,
-                        format!(
-                            "robot {} appears again in this batch (items {first} and {index})",
-                            intent.robot_id
-                        ),
-                    );
-                }
-                first_seen.insert(intent.robot_id.as_str(), index);
-                decide(intent, &models, &robots, &live)
-            })
-            .collect();
+        // Decide each intent from what was read (pure: decide.rs).
+        let mut plans = decide_batch(intents, &models, &robots, &live);
 
         // New robots. One created meanwhile by another transaction is
         // re-read and must agree on manufacturer and model.
         let mut new_robots: Vec<usize> = go_indices(&plans, |new_robot, _| new_robot);
         new_robots.sort_unstable_by(|a, b| intents[*a].robot_id.cmp(&intents[*b].robot_id));
-        let inserted = insert_robots(backend, conn, intents, &new_robots, at).await?;
+        let inserted = insert_robots(&mut tx, intents, &new_robots, at).await?;
         let raced: Vec<&str> = new_robots
             .iter()
             .map(|&i| intents[i].robot_id.as_str())
             .filter(|id| !inserted.contains(*id))
             .collect();
         if !raced.is_empty() {
-            robots.extend(read_robots(backend, conn, &raced).await?);
+            robots.extend(read_robots(&mut tx, &raced).await?);
             for &i in &new_robots {
                 if !inserted.contains(intents[i].robot_id.as_str()) {
                     plans[i] = robot_mismatch(&intents[i], &robots).unwrap_or(Plan::Go {
@@ -170,17 +198,10 @@ impl Store {
                 _ => None,
             })
             .collect();
-        let superseded = supersede(backend, conn, &reissues, serials, at).await?;
+        let superseded = supersede(&mut tx, &reissues, serials, at).await?;
         for (i, old) in &reissues {
             if !superseded.contains(old) {
-                plans[*i] = refused(
-                    rules::LIVE_CERTIFICATE,
-                    format!(
-                        "robot {}: its live certificate {old} changed while this request \
-                         was recorded; submit again",
-                        intents[*i].robot_id
-                    ),
-                );
+                plans[*i] = live_changed(&intents[*i], old);
             }
         }
 
@@ -188,7 +209,7 @@ impl Store {
         // a race with another transaction: answer from what won.
         let mut go: Vec<usize> = go_indices(&plans, |_, _| true);
         go.sort_unstable_by(|a, b| intents[*a].robot_id.cmp(&intents[*b].robot_id));
-        let won = insert_certificates(backend, conn, intents, serials, &go, at).await?;
+        let won = insert_certificates(&mut tx, intents, serials, &go, at).await?;
         let lost: Vec<usize> = go
             .iter()
             .copied()
@@ -196,7 +217,7 @@ impl Store {
             .collect();
         if !lost.is_empty() {
             let lost_ids: Vec<&str> = lost.iter().map(|&i| intents[i].robot_id.as_str()).collect();
-            let live_now = read_live(backend, conn, &lost_ids).await?;
+            let live_now = read_live(&mut tx, &lost_ids).await?;
             for &i in &lost {
                 let intent = &intents[i];
                 if let Plan::Go {
@@ -216,27 +237,7 @@ impl Store {
                         ),
                     });
                 }
-                plans[i] = match live_now.get(intent.robot_id.as_str()) {
-                    Some(current) => match against_live(intent, current) {
-                        Plan::Go { .. } => refused(
-                            rules::LIVE_CERTIFICATE,
-                            format!(
-                                "robot {}: another request recorded certificate {} at the \
-                                 same time; submit again",
-                                intent.robot_id, current.record.serial_hex
-                            ),
-                        ),
-                        done => done,
-                    },
-                    None => refused(
-                        rules::LIVE_CERTIFICATE,
-                        format!(
-                            "robot {}: another request for it was being recorded at the \
-                             same time; submit again",
-                            intent.robot_id
-                        ),
-                    ),
-                };
+                plans[i] = after_lost_race(intent, live_now.get(intent.robot_id.as_str()));
             }
         }
 
@@ -244,7 +245,7 @@ impl Store {
             .into_iter()
             .filter(|i| won.contains(&serials[*i]))
             .collect();
-        insert_components(backend, conn, intents, serials, &winners).await?;
+        insert_components(&mut tx, intents, serials, &winners).await?;
 
         let mut entries = Vec::with_capacity(winners.len() + reissues.len());
         for (i, old) in &reissues {
@@ -282,7 +283,7 @@ impl Store {
                 }),
             });
         }
-        audit::append(backend, conn, &entries).await?;
+        audit::append(&mut tx, &entries).await?;
         commit(tx, "begin_issuance").await?;
 
         Ok(plans

@@ -18,23 +18,16 @@
 use robotid_verifier::history::{
     EventFields, EventKind, GENESIS, LifeState, event_hash, states, transition,
 };
+use robotid_verifier::rule::Rule;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::revocation::Action;
-use super::revocation_rules;
-use super::sql::{self, list, now};
-use super::{Backend, Change, Reason, Store, StoreError, commit};
-
-/// Rule ids of lifecycle refusals besides the state machine's
-/// (`robotid_verifier::history::states::rules`).
-pub mod lifecycle_rules {
-    /// The robot has no signed certificate, so no history.
-    pub const NOT_MANUFACTURED: &str = "lifecycle.not_manufactured";
-    /// The event needs the robot's live certificate and it has none.
-    pub const NO_LIVE_CERTIFICATE: &str = "robot.no_live_certificate";
-}
+use super::roles::Lifecycle;
+use super::sql::{self, now};
+use super::writer::WriteTx;
+use super::{Change, Reason, Store, StoreError, commit};
 
 /// One stored event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,7 +103,7 @@ pub struct Appended {
 
 const EVENT_COLUMNS: &str = "robot_id, seq, at, actor, kind, payload, prev_hash, hash";
 
-fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
+pub(super) fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         what,
         detail: detail.into(),
@@ -157,50 +150,89 @@ struct Head {
     state: LifeState,
 }
 
+/// What appending an event of `kind` to a history whose head is in
+/// `state` leads to: the state after it and its effect on the live
+/// certificate, or the state machine's refusal. Pure (the transaction reads
+/// the head under lock, then applies this), so the rule can move to the
+/// registration authority as it is.
+fn plan_event(
+    state: LifeState,
+    kind: EventKind,
+) -> Result<(LifeState, CertificateEffect), StoreError> {
+    let next = transition(Some(state), kind).map_err(|r| refusal(&r))?;
+    Ok((next, CertificateEffect::of(kind)))
+}
+
 fn refusal(r: &states::Refusal) -> StoreError {
-    StoreError::Conflict {
-        what: r.rule.as_str(),
+    StoreError::Refused {
+        rule: r.rule,
         detail: r.detail.clone(),
     }
 }
 
-impl Store {
-    /// Appends an event to the robot's history if the state machine allows
-    /// it, with its effect on the live certificate, in one transaction.
-    /// Refusals are [`StoreError::Conflict`] with the rule as `what` and a
-    /// detail naming the current state.
-    pub async fn append_event(&self, new: &NewEvent<'_>) -> Result<Appended, StoreError> {
+impl Lifecycle for Store {
+    async fn append_event(&self, new: &NewEvent<'_>) -> Result<Appended, StoreError> {
         let payload = new.payload.to_string();
         super::issuance::with_retries(|| self.append_once(new, &payload)).await
     }
 
+    async fn lifecycle_events(&self, robot_id: &str) -> Result<Vec<LifecycleEvent>, StoreError> {
+        let started: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM lifecycle_heads WHERE robot_id = $1")
+                .bind(robot_id)
+                .fetch_optional(&self.read.pool)
+                .await
+                .map_err(StoreError::db("lifecycle: reading the head"))?;
+        if started.is_none() {
+            super::issuance::with_retries(|| async {
+                let mut tx = self.begin_write().await?;
+                self.head_or_genesis(&mut tx, robot_id).await?;
+                commit(tx, "lifecycle: first event").await
+            })
+            .await?;
+        }
+        sqlx::query(
+            "SELECT robot_id, seq, at, actor, kind, payload, prev_hash, hash \
+             FROM lifecycle_events WHERE robot_id = $1 ORDER BY seq",
+        )
+        .bind(robot_id)
+        .fetch_all(&self.read.pool)
+        .await
+        .map_err(StoreError::db("lifecycle: reading the history"))?
+        .iter()
+        .map(event_from_row)
+        .collect()
+    }
+}
+
+impl Store {
     async fn append_once(&self, new: &NewEvent<'_>, payload: &str) -> Result<Appended, StoreError> {
         let at = now();
         let mut tx = self.begin_write().await?;
-        let conn: &mut AnyConnection = &mut tx;
-        let head = self.head_or_genesis(conn, new.robot_id).await?;
-        let state = transition(Some(head.state), new.kind).map_err(|r| refusal(&r))?;
-        let revocation = match CertificateEffect::of(new.kind) {
+        let head = self.head_or_genesis(&mut tx, new.robot_id).await?;
+        let (state, effect) = plan_event(head.state, new.kind)?;
+        let revocation = match effect {
             CertificateEffect::None => None,
-            CertificateEffect::Hold => Some(self.on_live(conn, new, Action::Hold, at).await?),
-            CertificateEffect::Release => Some(self.on_live(conn, new, Action::Release, at).await?),
+            CertificateEffect::Hold => Some(self.on_live(&mut tx, new, Action::Hold, at).await?),
+            CertificateEffect::Release => {
+                Some(self.on_live(&mut tx, new, Action::Release, at).await?)
+            }
             CertificateEffect::Revoke(reason) => {
-                match self.on_live(conn, new, Action::Revoke(reason), at).await {
+                match self.on_live(&mut tx, new, Action::Revoke(reason), at).await {
                     Ok(change) => Some(change),
                     // Revoked for good already (say, keyCompromise): the
                     // robot is decommissioned all the same.
-                    Err(StoreError::Conflict { what, .. })
-                        if what == revocation_rules::ALREADY_REVOKED =>
-                    {
-                        None
-                    }
+                    Err(StoreError::Refused {
+                        rule: Rule::RevocationAlreadyRevoked,
+                        ..
+                    }) => None,
                     Err(e) => return Err(e),
                 }
             }
         };
         let event = self
             .insert_event(
-                conn,
+                &mut tx,
                 new.robot_id,
                 &head,
                 new.kind,
@@ -221,11 +253,12 @@ impl Store {
     /// Applies `action` to the robot's live certificate.
     async fn on_live(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut WriteTx,
         new: &NewEvent<'_>,
         action: Action,
         at: i64,
     ) -> Result<Change, StoreError> {
+        let conn: &mut AnyConnection = tx;
         let serial: Option<String> = sqlx::query_scalar(
             "SELECT serial_hex FROM certificates WHERE robot_id = $1 AND status = 'issued'",
         )
@@ -234,8 +267,8 @@ impl Store {
         .await
         .map_err(StoreError::db("lifecycle: reading the live certificate"))?;
         let Some(serial) = serial else {
-            return Err(StoreError::Conflict {
-                what: lifecycle_rules::NO_LIVE_CERTIFICATE,
+            return Err(StoreError::Refused {
+                rule: Rule::RobotNoLiveCertificate,
                 detail: format!(
                     "robot {} holds no live certificate for {} to act on",
                     new.robot_id,
@@ -243,20 +276,15 @@ impl Store {
                 ),
             });
         };
-        self.change_in(conn, &serial, action, new.actor, at).await
+        self.change_in(tx, &serial, action, new.actor, at).await
     }
 
     /// Locks the robot and reads its head, writing the `manufactured` event
     /// first if the history is empty.
-    async fn head_or_genesis(
-        &self,
-        conn: &mut AnyConnection,
-        robot_id: &str,
-    ) -> Result<Head, StoreError> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+    async fn head_or_genesis(&self, tx: &mut WriteTx, robot_id: &str) -> Result<Head, StoreError> {
+        let sql = tx.sql();
+        let conn: &mut AnyConnection = tx;
+        let lock = sql.row_lock();
         let robot = sql::query(format!(
             "SELECT manufacturer_code, model FROM robots WHERE robot_id = $1{lock}"
         ))
@@ -294,10 +322,10 @@ impl Store {
                     .ok_or_else(|| corrupt("lifecycle_heads.state", state.clone()))?,
             });
         }
-        let first = signed_in_order(conn, robot_id).await?.into_iter().next();
+        let first = signed_in_order(tx, robot_id).await?.into_iter().next();
         let Some(first) = first else {
-            return Err(StoreError::Conflict {
-                what: lifecycle_rules::NOT_MANUFACTURED,
+            return Err(StoreError::Refused {
+                rule: Rule::LifecycleNotManufactured,
                 detail: format!(
                     "robot {robot_id} has no signed certificate yet: its history begins at first issuance"
                 ),
@@ -312,7 +340,7 @@ impl Store {
         let payload = json!({ "serial": serial, "manufacturer": code, "model": model }).to_string();
         let event = self
             .insert_event(
-                conn,
+                tx,
                 robot_id,
                 &genesis,
                 EventKind::Manufactured,
@@ -334,7 +362,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)] // one event's fields; a struct would only rename them
     async fn insert_event(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut WriteTx,
         robot_id: &str,
         head: &Head,
         kind: EventKind,
@@ -343,6 +371,8 @@ impl Store {
         payload: &str,
         state: LifeState,
     ) -> Result<LifecycleEvent, StoreError> {
+        let sql = tx.sql();
+        let conn: &mut AnyConnection = tx;
         let seq = head.seq.saturating_add(1);
         let hash = event_hash(&EventFields {
             robot_id,
@@ -359,7 +389,7 @@ impl Store {
         })?;
         sql::query(format!(
             "INSERT INTO lifecycle_events ({EVENT_COLUMNS}) VALUES ({})",
-            list(self.backend, 8, 1)
+            sql.list(8, 1)
         ))
         .bind(robot_id)
         .bind(seq_db)
@@ -375,7 +405,7 @@ impl Store {
         let moved = if head.seq == 0 {
             sql::query(format!(
                 "INSERT INTO lifecycle_heads (robot_id, seq, hash, state, updated_at) VALUES ({})",
-                list(self.backend, 5, 1)
+                sql.list(5, 1)
             ))
             .bind(robot_id)
             .bind(seq_db)
@@ -409,118 +439,19 @@ impl Store {
             hash,
         })
     }
-
-    /// The robot's state: from its head, `manufactured` if it has a signed
-    /// certificate but no history yet, None if it has neither.
-    pub async fn lifecycle_state(&self, robot_id: &str) -> Result<Option<LifeState>, StoreError> {
-        let states = self.lifecycle_states(&[robot_id.to_owned()]).await?;
-        if let Some(state) = states.into_iter().next().map(|(_, s)| s) {
-            return Ok(Some(state));
-        }
-        let signed: Option<String> = sqlx::query_scalar(
-            "SELECT serial_hex FROM certificates WHERE robot_id = $1 AND issued_at IS NOT NULL LIMIT 1",
-        )
-        .bind(robot_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::db("lifecycle: reading certificates"))?;
-        Ok(signed.map(|_| LifeState::Manufactured))
-    }
-
-    /// The recorded states of those of `robot_ids` that have a history.
-    pub async fn lifecycle_states(
-        &self,
-        robot_ids: &[String],
-    ) -> Result<Vec<(String, LifeState)>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in robot_ids.chunks(super::batch::IN_CHUNK) {
-            let text = format!(
-                "SELECT robot_id, state FROM lifecycle_heads WHERE robot_id IN ({})",
-                list(self.backend, chunk.len(), 1)
-            );
-            let rows = chunk
-                .iter()
-                .fold(sql::query(text), |q, id| q.bind(id.as_str()))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::db("lifecycle: reading states"))?;
-            for row in rows {
-                let (id, state): (String, String) =
-                    (|| Ok((row.try_get(0)?, row.try_get(1)?)))()
-                        .map_err(StoreError::db("lifecycle: decoding states"))?;
-                let state = LifeState::parse(&state)
-                    .ok_or_else(|| corrupt("lifecycle_heads.state", state.clone()))?;
-                out.push((id, state));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The robot's whole history, oldest first, writing its `manufactured`
-    /// event first if it has none yet. NotFound for an unknown robot;
-    /// Conflict (`lifecycle.not_manufactured`) for one never certified.
-    pub async fn lifecycle_events(
-        &self,
-        robot_id: &str,
-    ) -> Result<Vec<LifecycleEvent>, StoreError> {
-        let started: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM lifecycle_heads WHERE robot_id = $1")
-                .bind(robot_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("lifecycle: reading the head"))?;
-        if started.is_none() {
-            super::issuance::with_retries(|| async {
-                let mut tx = self.begin_write().await?;
-                self.head_or_genesis(&mut tx, robot_id).await?;
-                commit(tx, "lifecycle: first event").await
-            })
-            .await?;
-        }
-        sqlx::query(
-            "SELECT robot_id, seq, at, actor, kind, payload, prev_hash, hash \
-             FROM lifecycle_events WHERE robot_id = $1 ORDER BY seq",
-        )
-        .bind(robot_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("lifecycle: reading the history"))?
-        .iter()
-        .map(event_from_row)
-        .collect()
-    }
-
-    /// The robot's signed certificates (serial, DER) in the order they
-    /// were issued: each before the one that superseded it, so the last is
-    /// the robot's current certificate.
-    pub async fn signed_certificates(
-        &self,
-        robot_id: &str,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(StoreError::db("lifecycle: connecting"))?;
-        Ok(signed_in_order(&mut conn, robot_id)
-            .await?
-            .into_iter()
-            .map(|c| (c.serial_hex, c.der))
-            .collect())
-    }
 }
 
 /// A signed certificate of a robot.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Signed {
-    serial_hex: String,
-    der: Vec<u8>,
+pub(super) struct Signed {
+    pub(super) serial_hex: String,
+    pub(super) der: Vec<u8>,
     issued_at: i64,
     superseded_by: Option<String>,
 }
 
 /// The robot's signed certificates in issue order.
-async fn signed_in_order(
+pub(super) async fn signed_in_order(
     conn: &mut AnyConnection,
     robot_id: &str,
 ) -> Result<Vec<Signed>, StoreError> {
@@ -591,6 +522,31 @@ mod tests {
             issued_at: at,
             superseded_by: next.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn an_event_is_planned_from_the_head_state() {
+        let held = plan_event(LifeState::InService, EventKind::RecallHold);
+        assert!(matches!(
+            held,
+            Ok((LifeState::Held, CertificateEffect::Hold))
+        ));
+        let gone = plan_event(LifeState::InService, EventKind::Decommissioned);
+        assert!(matches!(
+            gone,
+            Ok((
+                LifeState::Decommissioned,
+                CertificateEffect::Revoke(Reason::CessationOfOperation)
+            ))
+        ));
+        let refused = plan_event(LifeState::Decommissioned, EventKind::Deployed);
+        assert!(matches!(
+            refused,
+            Err(StoreError::Refused {
+                rule: Rule::LifecycleDecommissioned,
+                ..
+            })
+        ));
     }
 
     #[test]

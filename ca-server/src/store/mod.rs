@@ -4,8 +4,15 @@
 //!
 //! One code path serves both databases: sqlx's Any driver, runtime queries
 //! with `$N` placeholders, times as BIGINT unix seconds, booleans as 0/1,
-//! blobs as BLOB/BYTEA. Each database has its own migration folder because
+//! blobs as BLOB/BYTEA; what the two databases' SQL differs in (generated
+//! placeholders, row locks, how a write transaction begins) comes from one
+//! `sql::Dialect`. Each database has its own migration folder because
 //! their DDL differs (identity columns, triggers, STRICT tables).
+//!
+//! The store's operations are grouped by role in [`roles`]: [`roles::Reads`],
+//! [`roles::Issuance`], [`roles::Revocations`], [`roles::Lifecycle`] and
+//! [`roles::Admin`], all implemented by [`Store`]; [`Store::reader`] hands out
+//! a [`ReadOnlyStore`], which implements only [`roles::Reads`].
 //!
 //! Durability: every method that changes something commits before it
 //! returns; SQLite runs in WAL mode with `synchronous=FULL`, so an
@@ -13,7 +20,8 @@
 //!
 //! Races: the database, not the code, guarantees one live certificate per
 //! robot (a partial unique index), so parallel requests and several server
-//! processes on one PostgreSQL cannot both win. See [`Store::begin_issuance`].
+//! processes on one PostgreSQL cannot both win. See
+//! [`roles::Issuance::begin_issuance`].
 
 mod admin;
 mod audit;
@@ -27,6 +35,7 @@ mod lifecycle;
 mod reads;
 mod records;
 mod revocation;
+pub mod roles;
 mod sql;
 mod writer;
 
@@ -36,15 +45,16 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
+use sql::Dialect;
+
 pub use error::StoreError;
-pub use lifecycle::{Appended, CertificateEffect, LifecycleEvent, NewEvent, lifecycle_rules};
+pub use lifecycle::{Appended, CertificateEffect, LifecycleEvent, NewEvent};
 pub use records::{
     AuditEntry, BeginOutcome, CertStatus, CertificateRecord, ComponentRecord, Credential,
-    IssuanceIntent, RobotRecord, Role, rules,
+    IssuanceIntent, RobotRecord, Role,
 };
 pub use revocation::{
     CertificateStanding, Change, Reason, RevocationRecord, RevocationState, Standing,
-    revocation_rules,
 };
 pub use robotid_issuer::vetting::{ManufacturerRecord, ModelRecord};
 
@@ -93,11 +103,13 @@ impl Backend {
     }
 }
 
-/// The registry store. Cheap to clone: clones share one connection pool.
+/// The registry store: every role of [`roles`]. Cheap to clone: clones
+/// share one connection pool.
 #[derive(Clone, Debug)]
 pub struct Store {
-    /// Reads (and, on PostgreSQL, everything).
-    pool: AnyPool,
+    /// Reads, with the pool (on PostgreSQL, everything goes through it) and
+    /// the dialect.
+    read: ReadOnlyStore,
     /// Write transactions ([`Store::begin_write`]). On a SQLite file, one
     /// connection the store holds (writer.rs): SQLite admits one writer at
     /// a time anyway, and here writers queue in order, woken the moment the
@@ -106,9 +118,37 @@ pub struct Store {
     /// valid from one transaction to the next, where a pool connection's is
     /// thrown away whenever another connection wrote. Elsewhere, `pool`.
     writer: writer::Writer,
-    backend: Backend,
+}
+
+/// A handle on the registry that can only read: it implements
+/// [`roles::Reads`] and no other role, so a part of the server given one
+/// (an HTTP handler, say) cannot change the registry, and the compiler
+/// says so. It reads through the store's own pool, with the same code as
+/// [`Store`]. Cheap to clone.
+///
+/// ```no_run
+/// # async fn f(store: robotid_ca::store::Store) {
+/// use robotid_ca::store::roles::Reads;
+/// let reader = store.reader();
+/// let _ = reader.certificate("0a").await;
+/// # }
+/// ```
+///
+/// A write does not compile:
+///
+/// ```compile_fail,E0599
+/// # async fn f(store: robotid_ca::store::Store) {
+/// use robotid_ca::store::roles::Revocations;
+/// let reader = store.reader();
+/// let _ = reader.hold("0a", "operator").await;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ReadOnlyStore {
+    pool: AnyPool,
+    sql: Dialect,
     /// SQLite files only: the background WAL checkpoint, stopped with the
-    /// last clone.
+    /// last clone of the store or of a reader.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
@@ -138,6 +178,7 @@ impl Store {
                 source,
             })?;
         let file = backend == Backend::Sqlite && !is_memory(&url);
+        let sql = Dialect::of(backend);
         let writer = if file {
             let (_, options) = sqlite_pool(&url, 1);
             // A pool of one only to run the connection's pragmas; the
@@ -145,44 +186,49 @@ impl Store {
             let fail = || StoreError::db("connecting the sqlite registry's writer");
             let one = options.connect(&url).await.map_err(fail())?;
             let conn = one.acquire().await.map_err(fail())?.detach();
-            writer::Writer::own(conn)
+            writer::Writer::own(conn, sql)
         } else {
-            writer::Writer::Pool(pool.clone())
+            writer::Writer::pool(pool.clone(), sql)
         };
         let _checkpointer =
             file.then(|| std::sync::Arc::new(checkpoint::Checkpointer::start(pool.clone())));
         Ok(Store {
-            pool,
+            read: ReadOnlyStore {
+                pool,
+                sql,
+                _checkpointer,
+            },
             writer,
-            backend,
-            _checkpointer,
         })
     }
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.read.sql.backend()
     }
 
-    /// Whether the database answers.
-    pub async fn health(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("health check"))?;
-        Ok(())
+    /// A handle that can only read, through this store's pool.
+    pub fn reader(&self) -> ReadOnlyStore {
+        self.read.clone()
     }
 
     /// Closes every connection, waiting for those in use to come back.
     pub async fn close(&self) {
         self.writer.close().await;
-        self.pool.close().await;
+        self.read.pool.close().await;
     }
 
     /// Starts a transaction that will write (`writer::Writer::begin` says
-    /// how).
+    /// how); it carries the dialect.
     async fn begin_write(&self) -> Result<writer::WriteTx, StoreError> {
-        self.writer.begin(self.backend).await
+        self.writer.begin().await
+    }
+}
+
+impl ReadOnlyStore {
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.sql.backend()
     }
 }
 

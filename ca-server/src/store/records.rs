@@ -1,26 +1,9 @@
 //! The records the registry keeps and hands out, and the codes they are
 //! stored under.
 
-use super::StoreError;
+use robotid_verifier::rule::Rule;
 
-/// Rule ids of [`BeginOutcome::Refused`], stable so that clients and the
-/// server's problem documents can match on them.
-pub mod rules {
-    /// The robot holds a live (pending or issued) certificate from another
-    /// request, and this request is not a declared re-issue.
-    pub const LIVE_CERTIFICATE: &str = "robot.live_certificate";
-    /// A re-issue was requested while another request for the robot is
-    /// still being signed; re-issue once it is issued or abandoned.
-    pub const ISSUANCE_IN_PROGRESS: &str = "robot.issuance_in_progress";
-    /// The robot ID is registered under another manufacturer or model.
-    pub const ROBOT_MANUFACTURER: &str = "robot.manufacturer";
-    /// The same robot ID appears more than once in one batch.
-    pub const DUPLICATE_IN_BATCH: &str = "robot.duplicate_in_batch";
-    /// The model is not registered for the manufacturer.
-    pub const MODEL_APPROVED: &str = "model.approved";
-    /// The manufacturer is deactivated.
-    pub const MANUFACTURER_ACTIVE: &str = "manufacturer.active";
-}
+use super::StoreError;
 
 /// What a client credential allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -204,7 +187,7 @@ pub struct IssuanceIntent {
     pub components: Vec<ComponentRecord>,
 }
 
-/// What [`Store::begin_issuance`](super::Store::begin_issuance) decided for one intent.
+/// What [`Issuance::begin_issuance`](super::roles::Issuance::begin_issuance) decided for one intent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BeginOutcome {
     /// Recorded as pending: the caller may sign now, then complete or abandon.
@@ -212,15 +195,15 @@ pub enum BeginOutcome {
     /// The identical CSR was already issued: return this certificate.
     Existing(CertificateRecord),
     /// The identical CSR is being issued by another request right now: wait
-    /// and re-read [`Store::certificate`](super::Store::certificate).
+    /// and re-read [`Reads::certificate`](super::roles::Reads::certificate).
     InProgress {
         /// The serial being issued.
         serial_hex: String,
     },
     /// Not recorded; the rule (see [`rules`]) and why.
     Refused {
-        /// Stable rule id, e.g. `robot.live_certificate`.
-        rule: &'static str,
+        /// The rule, e.g. `robot.live_certificate`.
+        rule: Rule,
         /// A sentence naming the robot and the conflicting record.
         detail: String,
     },

@@ -9,32 +9,18 @@
 //! - A superseded certificate counts as revoked (superseded) from the time
 //!   it was superseded, with no row needed; a row says more when there is one.
 
-use std::collections::HashMap;
-
+use robotid_verifier::rule::Rule;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::audit::{self, NewEntry};
-use super::batch::IN_CHUNK;
 use super::issuance::with_retries;
-use super::sql::{self, list, normalize_serial, now};
-use super::{Backend, CertStatus, Store, StoreError, commit};
-
-/// Rule ids of revocation refusals, stable for clients.
-pub mod revocation_rules {
-    /// The certificate was never signed (pending or failed).
-    pub const NOT_ISSUED: &str = "certificate.not_issued";
-    /// The certificate is already revoked for good, for another reason.
-    pub const ALREADY_REVOKED: &str = "revocation.already_revoked";
-    /// A hold is only put on a live certificate.
-    pub const NOT_LIVE: &str = "revocation.hold_not_live";
-    /// Only a held certificate can be released.
-    pub const NOT_ON_HOLD: &str = "revocation.not_on_hold";
-    /// certificateHold is a hold, not a revocation reason.
-    pub const HOLD_IS_NOT_A_REASON: &str = "revocation.reason";
-}
+use super::roles::Revocations;
+use super::sql::{self, normalize_serial, now};
+use super::writer::WriteTx;
+use super::{CertStatus, Store, StoreError, commit};
 
 /// Why a certificate was revoked: the reason codes of RFC 5280 5.3.1 that
 /// apply to end-entity certificates (cACompromise and aACompromise do not;
@@ -250,10 +236,10 @@ pub(super) enum Action {
     Release,
 }
 
-const STANDING_COLUMNS: &str = "c.serial_hex, c.robot_id, c.status, c.not_after, c.issued_at, \
+pub(super) const STANDING_COLUMNS: &str = "c.serial_hex, c.robot_id, c.status, c.not_after, c.issued_at, \
      c.superseded_at, r.state, r.reason, r.revoked_at";
 
-fn standing_from_row(row: &AnyRow) -> Result<CertificateStanding, StoreError> {
+pub(super) fn standing_from_row(row: &AnyRow) -> Result<CertificateStanding, StoreError> {
     let f = (|| {
         Ok::<_, sqlx::Error>((
             row.try_get::<String, _>(0)?,
@@ -287,7 +273,7 @@ fn standing_from_row(row: &AnyRow) -> Result<CertificateStanding, StoreError> {
     })
 }
 
-fn record_from_row(row: &AnyRow) -> Result<RevocationRecord, StoreError> {
+pub(super) fn record_from_row(row: &AnyRow) -> Result<RevocationRecord, StoreError> {
     let f = (|| {
         Ok::<_, sqlx::Error>((
             row.try_get::<String, _>(0)?,
@@ -309,17 +295,15 @@ fn record_from_row(row: &AnyRow) -> Result<RevocationRecord, StoreError> {
     })
 }
 
-const RECORD_COLUMNS: &str = "serial_hex, robot_id, state, reason, revoked_at, updated_at";
+pub(super) const RECORD_COLUMNS: &str =
+    "serial_hex, robot_id, state, reason, revoked_at, updated_at";
 
-fn refuse(rule: &'static str, detail: String) -> StoreError {
-    StoreError::Conflict { what: rule, detail }
+fn refuse(rule: Rule, detail: String) -> StoreError {
+    StoreError::Refused { rule, detail }
 }
 
-impl Store {
-    /// Revokes the certificate `serial_hex` for good. Idempotent for the
-    /// same reason; a revoked certificate's reason can only be raised to
-    /// keyCompromise. certificateHold is refused: use [`Store::hold`].
-    pub async fn revoke(
+impl Revocations for Store {
+    async fn revoke(
         &self,
         serial_hex: &str,
         reason: Reason,
@@ -327,24 +311,95 @@ impl Store {
     ) -> Result<Change, StoreError> {
         if reason == Reason::CertificateHold {
             return Err(StoreError::Invalid {
-                what: revocation_rules::HOLD_IS_NOT_A_REASON,
+                what: Rule::RevocationReason.as_str(),
                 detail: "certificateHold is a hold, not a revocation: use hold".into(),
             });
         }
         self.change(serial_hex, Action::Revoke(reason), actor).await
     }
 
-    /// Puts the live certificate `serial_hex` on hold. Idempotent.
-    pub async fn hold(&self, serial_hex: &str, actor: &str) -> Result<Change, StoreError> {
+    async fn hold(&self, serial_hex: &str, actor: &str) -> Result<Change, StoreError> {
         self.change(serial_hex, Action::Hold, actor).await
     }
 
-    /// Releases the hold on `serial_hex`: it is good again. Idempotent for a
-    /// hold already released.
-    pub async fn release(&self, serial_hex: &str, actor: &str) -> Result<Change, StoreError> {
+    async fn release(&self, serial_hex: &str, actor: &str) -> Result<Change, StoreError> {
         self.change(serial_hex, Action::Release, actor).await
     }
 
+    async fn revocations_changed_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<RevocationRecord>, StoreError> {
+        sql::query(format!(
+            "SELECT {RECORD_COLUMNS} FROM revocations WHERE updated_at >= $1"
+        ))
+        .bind(since)
+        .fetch_all(&self.read.pool)
+        .await
+        .map_err(StoreError::db("reading changed revocations"))?
+        .iter()
+        .map(record_from_row)
+        .collect()
+    }
+
+    async fn superseded_since(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sql::query(
+            "SELECT serial_hex, superseded_at FROM certificates \
+             WHERE superseded_at IS NOT NULL AND superseded_at >= $1"
+                .to_owned(),
+        )
+        .bind(since)
+        .fetch_all(&self.read.pool)
+        .await
+        .map_err(StoreError::db("reading superseded certificates"))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::db("decoding superseded certificates"))
+    }
+
+    async fn issued_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sql::query(
+            "SELECT serial_hex FROM certificates WHERE issued_at IS NOT NULL AND issued_at >= $1"
+                .to_owned(),
+        )
+        .bind(since)
+        .fetch_all(&self.read.pool)
+        .await
+        .map_err(StoreError::db("reading issued certificates"))?;
+        rows.iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::db("decoding issued certificates"))
+    }
+
+    async fn next_crl_number(&self, issuer_id: &str) -> Result<i64, StoreError> {
+        with_retries(|| async {
+            let mut tx = self.begin_write().await?;
+            let conn: &mut AnyConnection = &mut tx;
+            sql::query(
+                "INSERT INTO crl_numbers (issuer_id, number) VALUES ($1, 1) \
+                 ON CONFLICT (issuer_id) DO UPDATE SET number = crl_numbers.number + 1"
+                    .to_owned(),
+            )
+            .bind(issuer_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("advancing the CRL number"))?;
+            let number: i64 =
+                sqlx::query_scalar("SELECT number FROM crl_numbers WHERE issuer_id = $1")
+                    .bind(issuer_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(StoreError::db("reading the CRL number"))?;
+            commit(tx, "next_crl_number").await?;
+            Ok(number)
+        })
+        .await
+    }
+}
+
+impl Store {
     async fn change(
         &self,
         serial_hex: &str,
@@ -376,18 +431,17 @@ impl Store {
     /// registry uses it so that an event and its revocation commit together.
     pub(super) async fn change_in(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut WriteTx,
         serial: &str,
         action: Action,
         actor: &str,
         at: i64,
     ) -> Result<Change, StoreError> {
+        let sql = tx.sql();
+        let conn: &mut AnyConnection = tx;
         // On PostgreSQL the certificate's row lock serialises changes to one
         // certificate across server processes; SQLite's write lock already does.
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = sql.row_lock();
         let cert = sql::query(format!(
             "SELECT robot_id, status, superseded_at FROM certificates WHERE serial_hex = $1{lock}"
         ))
@@ -412,7 +466,7 @@ impl Store {
         let status = CertStatus::parse(&status)?;
         if matches!(status, CertStatus::Pending | CertStatus::Failed) {
             return Err(refuse(
-                revocation_rules::NOT_ISSUED,
+                Rule::CertificateNotIssued,
                 format!(
                     "certificate {serial} was never issued (it is {})",
                     status.as_str()
@@ -448,7 +502,7 @@ impl Store {
              ON CONFLICT (serial_hex) DO UPDATE SET state = excluded.state, \
              reason = excluded.reason, revoked_at = excluded.revoked_at, \
              updated_at = excluded.updated_at",
-            list(self.backend, 6, 1)
+            sql.list(6, 1)
         ))
         .bind(record.serial_hex.as_str())
         .bind(record.robot_id.as_str())
@@ -465,8 +519,7 @@ impl Store {
             Action::Release => "certificate.release",
         };
         audit::append(
-            self.backend,
-            conn,
+            tx,
             &[NewEntry {
                 at,
                 actor,
@@ -483,178 +536,11 @@ impl Store {
         .await?;
         Ok(Change::Made(record))
     }
-
-    /// The revocation row of `serial_hex`, if it was ever revoked or held.
-    pub async fn revocation(
-        &self,
-        serial_hex: &str,
-    ) -> Result<Option<RevocationRecord>, StoreError> {
-        let serial = normalize_serial(serial_hex)?;
-        sql::query(format!(
-            "SELECT {RECORD_COLUMNS} FROM revocations WHERE serial_hex = $1"
-        ))
-        .bind(serial.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::db("reading a revocation"))?
-        .as_ref()
-        .map(record_from_row)
-        .transpose()
-    }
-
-    /// Revocation rows changed at or after `since` (unix seconds).
-    pub async fn revocations_changed_since(
-        &self,
-        since: i64,
-    ) -> Result<Vec<RevocationRecord>, StoreError> {
-        sql::query(format!(
-            "SELECT {RECORD_COLUMNS} FROM revocations WHERE updated_at >= $1"
-        ))
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("reading changed revocations"))?
-        .iter()
-        .map(record_from_row)
-        .collect()
-    }
-
-    /// Certificates superseded at or after `since`: serial and when.
-    pub async fn superseded_since(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sql::query(
-            "SELECT serial_hex, superseded_at FROM certificates \
-             WHERE superseded_at IS NOT NULL AND superseded_at >= $1"
-                .to_owned(),
-        )
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("reading superseded certificates"))?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::db("decoding superseded certificates"))
-    }
-
-    /// Serials of certificates signed at or after `since` (unix seconds).
-    pub async fn issued_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
-        let rows = sql::query(
-            "SELECT serial_hex FROM certificates WHERE issued_at IS NOT NULL AND issued_at >= $1"
-                .to_owned(),
-        )
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("reading issued certificates"))?;
-        rows.iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::db("decoding issued certificates"))
-    }
-
-    /// The standing of each signed certificate among `serials` (hex, any
-    /// case); serials not signed by this CA are absent from the answer.
-    pub async fn standing_of_serials(
-        &self,
-        serials: &[String],
-    ) -> Result<HashMap<String, CertificateStanding>, StoreError> {
-        let mut wanted = serials
-            .iter()
-            .map(|s| normalize_serial(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut out = HashMap::with_capacity(wanted.len());
-        for chunk in wanted.chunks(IN_CHUNK) {
-            for row in self.standing_where("c.serial_hex", chunk).await? {
-                out.insert(row.serial_hex.clone(), row);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The current certificate of each robot among `robot_ids`: its live
-    /// certificate, else its most recently signed one. Robots with no
-    /// signed certificate are absent from the answer.
-    pub async fn standing_of_robots(
-        &self,
-        robot_ids: &[String],
-    ) -> Result<HashMap<String, CertificateStanding>, StoreError> {
-        let mut wanted: Vec<&String> = robot_ids.iter().collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let wanted: Vec<String> = wanted.into_iter().cloned().collect();
-        let mut out: HashMap<String, CertificateStanding> = HashMap::with_capacity(wanted.len());
-        for chunk in wanted.chunks(IN_CHUNK) {
-            for row in self.standing_where("c.robot_id", chunk).await? {
-                let better = match out.get(&row.robot_id) {
-                    None => true,
-                    Some(held) => current_rank(&row) > current_rank(held),
-                };
-                if better {
-                    out.insert(row.robot_id.clone(), row);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    async fn standing_where(
-        &self,
-        column: &'static str,
-        keys: &[String],
-    ) -> Result<Vec<CertificateStanding>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let text = format!(
-            "SELECT {STANDING_COLUMNS} FROM certificates c \
-             LEFT JOIN revocations r ON r.serial_hex = c.serial_hex \
-             WHERE {column} IN ({}) AND c.status IN ('issued', 'superseded')",
-            list(self.backend, keys.len(), 1)
-        );
-        let q = keys
-            .iter()
-            .fold(sql::query(text), |q, k| q.bind(k.as_str()));
-        q.fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("reading certificate standings"))?
-            .iter()
-            .map(standing_from_row)
-            .collect()
-    }
-
-    /// The next CRL number of `issuer_id`: one more than any number handed
-    /// out before, by this server or another on the same registry.
-    pub async fn next_crl_number(&self, issuer_id: &str) -> Result<i64, StoreError> {
-        with_retries(|| async {
-            let mut tx = self.begin_write().await?;
-            let conn: &mut AnyConnection = &mut tx;
-            sql::query(
-                "INSERT INTO crl_numbers (issuer_id, number) VALUES ($1, 1) \
-                 ON CONFLICT (issuer_id) DO UPDATE SET number = crl_numbers.number + 1"
-                    .to_owned(),
-            )
-            .bind(issuer_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("advancing the CRL number"))?;
-            let number: i64 =
-                sqlx::query_scalar("SELECT number FROM crl_numbers WHERE issuer_id = $1")
-                    .bind(issuer_id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(StoreError::db("reading the CRL number"))?;
-            commit(tx, "next_crl_number").await?;
-            Ok(number)
-        })
-        .await
-    }
 }
 
 /// Which of a robot's signed certificates is its current one: the live one,
 /// else the latest.
-fn current_rank(c: &CertificateStanding) -> (bool, i64) {
+pub(super) fn current_rank(c: &CertificateStanding) -> (bool, i64) {
     (c.status == CertStatus::Issued, c.issued_at)
 }
 
@@ -680,7 +566,7 @@ fn decide(
     };
     let already_revoked = |r: &RevocationRecord| {
         refuse(
-            revocation_rules::ALREADY_REVOKED,
+            Rule::RevocationAlreadyRevoked,
             format!(
                 "certificate {serial} is already revoked ({}) since {}",
                 r.reason.as_str(),
@@ -716,7 +602,7 @@ fn decide(
         (Action::Hold, Some(r)) if r.state == RevocationState::Revoked => Err(already_revoked(&r)),
         (Action::Hold, Some(r)) if r.state == RevocationState::Held => Ok(Change::AlreadySo(r)),
         (Action::Hold, _) if status != CertStatus::Issued => Err(refuse(
-            revocation_rules::NOT_LIVE,
+            Rule::RevocationHoldNotLive,
             format!(
                 "certificate {serial} is {}, not live: only a live certificate is put on hold",
                 status.as_str()
@@ -733,7 +619,7 @@ fn decide(
         }
         (Action::Release, Some(r)) => Err(already_revoked(&r)),
         (Action::Release, None) => Err(refuse(
-            revocation_rules::NOT_ON_HOLD,
+            Rule::RevocationNotOnHold,
             format!("certificate {serial} is not on hold"),
         )),
     }
@@ -763,9 +649,9 @@ mod tests {
         decide("0a", "R", status, superseded_at, existing, action, 200)
     }
 
-    fn rule_of(e: StoreError) -> &'static str {
+    fn rule_of(e: StoreError) -> Rule {
         match e {
-            StoreError::Conflict { what, .. } => what,
+            StoreError::Refused { rule, .. } => rule,
             other => panic!("not a refusal: {other}"),
         }
     }
@@ -798,13 +684,13 @@ mod tests {
         );
         assert_eq!(
             other.map_err(rule_of).err(),
-            Some(revocation_rules::ALREADY_REVOKED)
+            Some(Rule::RevocationAlreadyRevoked)
         );
         for action in [Action::Hold, Action::Release] {
             let refused = run(CertStatus::Issued, None, Some(revoked.clone()), action);
             assert_eq!(
                 refused.map_err(rule_of).err(),
-                Some(revocation_rules::ALREADY_REVOKED)
+                Some(Rule::RevocationAlreadyRevoked)
             );
         }
     }
@@ -818,7 +704,7 @@ mod tests {
         let superseded = run(CertStatus::Superseded, Some(150), None, Action::Hold);
         assert_eq!(
             superseded.map_err(rule_of).err(),
-            Some(revocation_rules::ALREADY_REVOKED)
+            Some(Rule::RevocationAlreadyRevoked)
         );
         let release = run(
             CertStatus::Issued,
@@ -831,7 +717,7 @@ mod tests {
         let not_held = run(CertStatus::Issued, None, None, Action::Release);
         assert_eq!(
             not_held.map_err(rule_of).err(),
-            Some(revocation_rules::NOT_ON_HOLD)
+            Some(Rule::RevocationNotOnHold)
         );
         let again = run(
             CertStatus::Issued,

@@ -1,7 +1,7 @@
-//! Small helpers that build the SQL text shared by SQLite and PostgreSQL:
-//! numbered placeholders and multi-row VALUES lists.
+//! The SQL text shared by SQLite and PostgreSQL: the [`Dialect`] (the one
+//! place where the two differ), multi-row VALUES lists, and small helpers.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use sqlx::AssertSqlSafe;
 use sqlx::any::{Any, AnyArguments};
@@ -23,52 +23,125 @@ pub(crate) fn rows_per_statement(cols: usize, fixed: usize) -> usize {
     (MAX_PARAMS.saturating_sub(fixed) / cols.max(1)).max(1)
 }
 
-/// The placeholder of the `k`th parameter (1-based).
+/// The SQL that differs between SQLite and PostgreSQL, produced here and
+/// nowhere else: generated placeholders, row locks and the statement that
+/// begins a write transaction. The store and each write transaction hold
+/// one, so no query function is told which database it runs on.
 ///
-/// Statements built here use `$k` on PostgreSQL but anonymous `?` on
-/// SQLite, whose cost of a numbered or named parameter grows with the
-/// number of parameters before it (SQLite looks names up in a list, when
-/// parsing and again when sqlx binds): a 30,000-parameter statement took
-/// seconds with `$k` and takes milliseconds with `?`. Anonymous parameters
-/// are bound in the order they appear in the text, so every statement built
-/// with these helpers numbers its parameters in text order.
-pub(crate) fn param(backend: Backend, k: usize) -> String {
-    match backend {
-        Backend::Sqlite => "?".to_owned(),
-        Backend::Postgres => format!("${k}"),
-    }
+/// Every statement written out in full uses numbered `$N` placeholders,
+/// which both databases accept. Statements generated with many rows take
+/// their placeholders from [`Dialect::list`] and [`Dialect::tuples`]:
+/// `$k` on PostgreSQL, but anonymous `?` on SQLite, whose cost of a
+/// numbered or named parameter grows with the number of parameters before
+/// it (SQLite looks names up in a list, when parsing and again when sqlx
+/// binds): a 30,000-parameter statement took seconds with `$k` and takes
+/// milliseconds with `?`. Anonymous parameters are bound in the order they
+/// appear in the text, so every generated statement numbers its parameters
+/// in text order and takes all of them, the fixed ones too
+/// ([`Dialect::param`]), from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dialect {
+    backend: Backend,
 }
 
-/// Placeholders `first .. first + n`, comma-separated.
-pub(crate) fn list(backend: Backend, n: usize, first: usize) -> String {
-    let mut out = String::with_capacity(n * 7);
-    for k in 0..n {
-        if k > 0 {
-            out.push_str(", ");
+impl Dialect {
+    /// The dialect of `backend`.
+    pub(crate) fn of(backend: Backend) -> Self {
+        Dialect { backend }
+    }
+
+    /// Which database this is.
+    pub(crate) fn backend(self) -> Backend {
+        self.backend
+    }
+
+    /// The placeholder of the `k`th parameter (1-based) of a generated
+    /// statement. Written into the statement's text where it is formatted,
+    /// so it costs no allocation of its own.
+    pub(crate) fn param(self, k: usize) -> Placeholder {
+        Placeholder {
+            backend: self.backend,
+            k,
         }
-        match backend {
-            Backend::Sqlite => out.push('?'),
-            // Writing to a String cannot fail.
-            Backend::Postgres => {
-                let _ = write!(out, "${}", first + k);
+    }
+
+    /// Placeholders `first .. first + n`, comma-separated.
+    pub(crate) fn list(self, n: usize, first: usize) -> String {
+        let mut out = String::with_capacity(n * 7);
+        self.push_list(&mut out, n, first);
+        out
+    }
+
+    /// `(p1, ...), (...)`: `rows` tuples of `cols` placeholders from `first`,
+    /// written into one string (a 10,000-row statement makes no string per
+    /// row).
+    pub(crate) fn tuples(self, rows: usize, cols: usize, first: usize) -> String {
+        let mut out = String::with_capacity(rows * (cols * 7 + 4));
+        for r in 0..rows {
+            if r > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            self.push_list(&mut out, cols, first + r * cols);
+            out.push(')');
+        }
+        out
+    }
+
+    fn push_list(self, out: &mut String, n: usize, first: usize) {
+        for k in 0..n {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            match self.backend {
+                Backend::Sqlite => out.push('?'),
+                // Writing to a String cannot fail.
+                Backend::Postgres => {
+                    let _ = write!(out, "${}", first + k);
+                }
             }
         }
     }
-    out
+
+    /// What follows a SELECT that reads rows the transaction is about to
+    /// change. PostgreSQL: ` FOR UPDATE`, a row lock, because many server
+    /// processes may write at once under READ COMMITTED. SQLite: nothing;
+    /// the write transaction holds the database's one write lock from its
+    /// first statement ([`Dialect::begin_write`]).
+    pub(crate) fn row_lock(self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// The statement that begins a write transaction. SQLite: `BEGIN
+    /// IMMEDIATE` takes the write lock at once; a deferred transaction that
+    /// reads first and then writes can fail with SQLITE_BUSY without waiting
+    /// when another writer got in between, and the busy timeout cannot help
+    /// it. PostgreSQL: a plain `BEGIN` (row locks do the rest).
+    pub(crate) fn begin_write(self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
 }
 
-/// `(p1, ...), (...)`: `rows` tuples of `cols` placeholders from `first`.
-pub(crate) fn tuples(backend: Backend, rows: usize, cols: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * (cols * 7 + 4));
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
+/// One placeholder of a generated statement ([`Dialect::param`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Placeholder {
+    backend: Backend,
+    k: usize,
+}
+
+impl fmt::Display for Placeholder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.backend {
+            Backend::Sqlite => f.write_str("?"),
+            Backend::Postgres => write!(f, "${}", self.k),
         }
-        out.push('(');
-        out.push_str(&list(backend, cols, first + r * cols));
-        out.push(')');
     }
-    out
 }
 
 /// A query from SQL text built at run time. The text only ever holds
@@ -116,11 +189,25 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_across_rows() {
-        assert_eq!(list(Backend::Postgres, 3, 2), "$2, $3, $4");
-        assert_eq!(tuples(Backend::Postgres, 2, 2, 1), "($1, $2), ($3, $4)");
-        assert_eq!(tuples(Backend::Sqlite, 2, 2, 1), "(?, ?), (?, ?)");
-        assert_eq!(param(Backend::Sqlite, 7), "?");
+        let postgres = Dialect::of(Backend::Postgres);
+        let sqlite = Dialect::of(Backend::Sqlite);
+        assert_eq!(postgres.list(3, 2), "$2, $3, $4");
+        assert_eq!(postgres.tuples(2, 2, 1), "($1, $2), ($3, $4)");
+        assert_eq!(sqlite.tuples(2, 2, 1), "(?, ?), (?, ?)");
+        assert_eq!(sqlite.param(7).to_string(), "?");
+        assert_eq!(postgres.param(7).to_string(), "$7");
         assert_eq!(rows_per_statement(10, 0), 3000);
+    }
+
+    #[test]
+    fn locks_and_transaction_begin_follow_the_database() {
+        let postgres = Dialect::of(Backend::Postgres);
+        let sqlite = Dialect::of(Backend::Sqlite);
+        assert_eq!(postgres.row_lock(), " FOR UPDATE");
+        assert_eq!(sqlite.row_lock(), "");
+        assert_eq!(postgres.begin_write(), "BEGIN");
+        assert_eq!(sqlite.begin_write(), "BEGIN IMMEDIATE");
+        assert_eq!(sqlite.backend(), Backend::Sqlite);
     }
 
     #[test]

@@ -16,11 +16,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
-use super::{Backend, StoreError};
+use super::StoreError;
+use super::sql::Dialect;
 
-/// Where write transactions come from.
+/// Where write transactions come from, and the dialect they speak.
 #[derive(Clone, Debug)]
-pub(super) enum Writer {
+pub(super) struct Writer {
+    source: Source,
+    sql: Dialect,
+}
+
+/// The connections behind a [`Writer`].
+#[derive(Clone, Debug)]
+enum Source {
     /// A pool (PostgreSQL, or an in-memory SQLite database).
     Pool(AnyPool),
     /// One SQLite connection, held by the store (None once closed).
@@ -33,8 +41,15 @@ pub(super) enum Writer {
 }
 
 /// An open write transaction; dropping it without [`WriteTx::commit`]
-/// rolls it back.
-pub(super) enum WriteTx {
+/// rolls it back. It carries the store's [`Dialect`], so that the query
+/// functions it is handed to need nothing else to write their SQL.
+pub(super) struct WriteTx {
+    conn: Held,
+    sql: Dialect,
+}
+
+/// The connection of a [`WriteTx`].
+enum Held {
     /// From a pool: sqlx's own transaction.
     Pooled(Transaction<'static, Any>),
     /// On the held connection.
@@ -52,30 +67,46 @@ fn closed() -> StoreError {
 }
 
 impl Writer {
-    /// Takes `conn` as the one writer.
-    pub(super) fn own(conn: AnyConnection) -> Self {
-        Writer::Own {
-            conn: Arc::new(Mutex::new(Some(conn))),
-            left_open: Arc::new(AtomicBool::new(false)),
+    /// Takes `conn` (SQLite) as the one writer.
+    pub(super) fn own(conn: AnyConnection, sql: Dialect) -> Self {
+        Writer {
+            source: Source::Own {
+                conn: Arc::new(Mutex::new(Some(conn))),
+                left_open: Arc::new(AtomicBool::new(false)),
+            },
+            sql,
         }
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write
-    /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
-    /// first and then writes can fail with SQLITE_BUSY without waiting when
-    /// another writer got in between, and the busy timeout cannot help it.
-    pub(super) async fn begin(&self, backend: Backend) -> Result<WriteTx, StoreError> {
-        let statement = match backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        match self {
-            Writer::Pool(pool) => pool
+    /// Write transactions from `pool`.
+    pub(super) fn pool(pool: AnyPool, sql: Dialect) -> Self {
+        Writer {
+            source: Source::Pool(pool),
+            sql,
+        }
+    }
+
+    /// Whether this writer holds a connection of its own.
+    #[cfg(test)]
+    fn is_own(&self) -> bool {
+        matches!(self.source, Source::Own { .. })
+    }
+
+    /// Starts a transaction that will write, with the dialect's
+    /// [`Dialect::begin_write`] (on SQLite it takes the write lock at once).
+    pub(super) async fn begin(&self) -> Result<WriteTx, StoreError> {
+        let statement = self.sql.begin_write();
+        let sql = self.sql;
+        match &self.source {
+            Source::Pool(pool) => pool
                 .begin_with(statement)
                 .await
-                .map(WriteTx::Pooled)
+                .map(|tx| WriteTx {
+                    conn: Held::Pooled(tx),
+                    sql,
+                })
                 .map_err(StoreError::db("starting a write transaction")),
-            Writer::Own { conn, left_open } => {
+            Source::Own { conn, left_open } => {
                 let guard: OwnedMutexGuard<Option<AnyConnection>> =
                     Arc::clone(conn).lock_owned().await;
                 let mut conn =
@@ -93,9 +124,12 @@ impl Writer {
                 conn.execute(statement)
                     .await
                     .map_err(StoreError::db("starting a write transaction"))?;
-                Ok(WriteTx::Own {
-                    conn,
-                    left_open: Arc::clone(left_open),
+                Ok(WriteTx {
+                    conn: Held::Own {
+                        conn,
+                        left_open: Arc::clone(left_open),
+                    },
+                    sql,
                 })
             }
         }
@@ -103,9 +137,9 @@ impl Writer {
 
     /// Closes the writer's connections, waiting for one in use.
     pub(super) async fn close(&self) {
-        match self {
-            Writer::Pool(pool) => pool.close().await,
-            Writer::Own { conn, .. } => {
+        match &self.source {
+            Source::Pool(pool) => pool.close().await,
+            Source::Own { conn, .. } => {
                 let conn = conn.lock().await.take();
                 if let Some(conn) = conn
                     && let Err(e) = conn.close().await
@@ -118,12 +152,17 @@ impl Writer {
 }
 
 impl WriteTx {
+    /// The dialect of the database this transaction runs on.
+    pub(super) fn sql(&self) -> Dialect {
+        self.sql
+    }
+
     /// Commits, saying what was being committed when it fails.
     pub(super) async fn commit(self, what: &str) -> Result<(), StoreError> {
         let context = format!("{what}: commit");
-        match self {
-            WriteTx::Pooled(tx) => tx.commit().await.map_err(StoreError::db(context)),
-            WriteTx::Own {
+        match self.conn {
+            Held::Pooled(tx) => tx.commit().await.map_err(StoreError::db(context)),
+            Held::Own {
                 mut conn,
                 left_open,
             } => {
@@ -141,18 +180,18 @@ impl Deref for WriteTx {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        match self {
-            WriteTx::Pooled(tx) => tx,
-            WriteTx::Own { conn, .. } => conn,
+        match &self.conn {
+            Held::Pooled(tx) => tx,
+            Held::Own { conn, .. } => conn,
         }
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        match self {
-            WriteTx::Pooled(tx) => tx,
-            WriteTx::Own { conn, .. } => conn,
+        match &mut self.conn {
+            Held::Pooled(tx) => tx,
+            Held::Own { conn, .. } => conn,
         }
     }
 }
@@ -163,11 +202,11 @@ mod tests {
 
     use sqlx::Executor;
 
-    use super::super::{Backend, Store};
+    use super::super::Store;
 
     async fn count(store: &Store) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM scratch")
-            .fetch_one(&store.pool)
+            .fetch_one(&store.read.pool)
             .await
             .unwrap()
     }
@@ -180,7 +219,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("registry.sqlite").display());
         let store = Store::connect(&url).await.unwrap();
-        assert!(matches!(store.writer, super::Writer::Own { .. }));
+        assert!(store.writer.is_own());
         let mut tx = store.begin_write().await.unwrap();
         tx.execute("CREATE TABLE scratch (n INTEGER)")
             .await
@@ -215,14 +254,14 @@ mod tests {
         tx.execute("INSERT INTO scratch VALUES (4)").await.unwrap();
         tx.commit("insert").await.unwrap();
         let rows: Vec<i64> = sqlx::query_scalar("SELECT n FROM scratch ORDER BY n")
-            .fetch_all(&store.pool)
+            .fetch_all(&store.read.pool)
             .await
             .unwrap();
         assert_eq!(rows, [2, 4]);
 
         // Closed: no more write transactions, and an error says so.
         store.close().await;
-        let e = store.writer.begin(Backend::Sqlite).await.err().unwrap();
+        let e = store.writer.begin().await.err().unwrap();
         assert!(
             e.to_string().contains("starting a write transaction"),
             "{e}"

@@ -1,7 +1,9 @@
 //! The harness of the registry tests: a fresh registry per test on
 //! SQLite (a file in a temporary folder) and on PostgreSQL (a database of
 //! its own, dropped afterwards), and `on_both!`, which runs each scenario
-//! once on each.
+//! once on each; and [`kit`], the fixtures the registry tests share.
+
+pub mod kit;
 
 use std::time::Duration;
 
