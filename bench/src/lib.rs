@@ -7,8 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use robotid_wire::admin::{AddManufacturer, AddModel, CredentialResponse};
 
 /// The folder of the binaries built beside this one.
 pub fn bin_dir() -> PathBuf {
@@ -120,24 +119,11 @@ impl Drop for Server {
     }
 }
 
-/// TLS with the credentials in `creds` (client.pem, client.key, ca.pem).
+/// TLS with the credentials in `creds` (client.pem, client.key, ca.pem):
+/// the CLI's own setup, without ALPN (HTTP/1.1, as the figures in
+/// docs/benchmarks.md were measured).
 fn client_tls(creds: &Path) -> Result<rustls::ClientConfig, String> {
-    let s = |e: &dyn std::fmt::Display| e.to_string();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(creds.join("ca.pem")).map_err(|e| s(&e))?)
-        .map_err(|e| s(&e))?;
-    let chain = CertificateDer::pem_file_iter(creds.join("client.pem"))
-        .map_err(|e| s(&e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| s(&e))?;
-    let key = PrivateKeyDer::from_pem_file(creds.join("client.key")).map_err(|e| s(&e))?;
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| s(&e))?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| s(&e))
+    robotid_cli::client::mutual_tls(creds).map_err(|e| e.to_string())
 }
 
 /// An HTTPS client with the credentials in `creds` (client.pem, client.key, ca.pem).
@@ -257,25 +243,32 @@ pub fn register_ubx(server: &Server, creds: &Path) -> Result<reqwest::blocking::
         .serialize_request(&key)
         .and_then(|c| c.pem())
         .map_err(|e| e.to_string())?;
-    let created: serde_json::Value = operator
+    let created: CredentialResponse = operator
         .post(format!("{}/api/v1/manufacturers", server.api))
-        .json(&serde_json::json!({"code": "UBX", "name": "Example Robotics Ltd", "country": "CN", "credential_csr": credential_csr}))
+        .json(&AddManufacturer {
+            code: "UBX".into(),
+            name: "Example Robotics Ltd".into(),
+            country: "CN".into(),
+            credential_csr,
+        })
         .send()
         .and_then(|r| r.json())
         .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(creds).map_err(|e| e.to_string())?;
-    let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
     std::fs::write(
         creds.join("client.pem"),
-        field("certificate_pem") + &field("chain_pem"),
+        created.certificate_pem + &created.chain_pem,
     )
     .map_err(|e| e.to_string())?;
     std::fs::write(creds.join("client.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
-    std::fs::write(creds.join("ca.pem"), field("ca_pem")).map_err(|e| e.to_string())?;
+    std::fs::write(creds.join("ca.pem"), created.ca_pem).map_err(|e| e.to_string())?;
     let rules = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
     let status = operator
         .post(format!("{}/api/v1/manufacturers/UBX/models", server.api))
-        .json(&serde_json::json!({"model": "WK5", "rules": rules}))
+        .json(&AddModel {
+            model: "WK5".into(),
+            rules: rules.into(),
+        })
         .send()
         .map_err(|e| e.to_string())?
         .status();
