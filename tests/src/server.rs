@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::process::bin;
 
@@ -28,6 +28,17 @@ fn public_listen(data_dir: &Path) -> String {
     })
 }
 
+/// Why [`Server::spawn`] has no server.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The program could not be started.
+    #[error("robotid-ca could not be started: {0}")]
+    Spawn(std::io::Error),
+    /// It exited or closed its output before naming both addresses.
+    #[error("robotid-ca did not start")]
+    NoAddresses,
+}
+
 /// A running `robotid-ca`, killed when dropped.
 pub struct Server {
     child: std::process::Child,
@@ -48,49 +59,64 @@ impl Server {
 
     /// As [`Server::start`], with more command-line flags.
     pub fn start_with(data_dir: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
-        use std::io::BufRead;
         let public_listen = public_listen(data_dir);
         let mut cmd = Command::new(bin("robotid-ca"));
         cmd.arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0", "--public-listen", &public_listen])
             .env_remove("DATABASE_URL")
-            .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(data_dir.with_extension("log")).expect("log file"));
         if let Some(url) = database_url {
             cmd.args(["--database-url", url]);
         }
         cmd.args(extra);
-        let mut child = cmd.spawn().expect("spawn robotid-ca");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = std::io::BufReader::new(stdout).lines();
+        Self::spawn(cmd, data_dir).unwrap_or_else(|e| {
+            panic!(
+                "{e}; log: {}",
+                std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default()
+            )
+        })
+    }
+
+    /// Spawns `cmd`, a `robotid-ca` command line serving `data_dir` (its
+    /// standard output is taken here), and waits until the server prints
+    /// both its addresses. The tests and the benchmarks start their servers
+    /// through this.
+    pub fn spawn(mut cmd: Command, data_dir: &Path) -> Result<Server, StartError> {
+        use std::io::BufRead;
+        cmd.stdout(Stdio::piped());
+        let mut child = cmd.spawn().map_err(StartError::Spawn)?;
         let (mut api, mut public) = (String::new(), String::new());
-        for line in lines.by_ref() {
-            let line = line.expect("read stdout");
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://")) {
-                api = url.to_owned();
+        if let Some(stdout) = child.stdout.take() {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://")) {
+                    api = url.to_owned();
+                }
+                if line.contains("public endpoints:") {
+                    public = line
+                        .split_whitespace()
+                        .last()
+                        .unwrap_or_default()
+                        .to_owned();
+                    break;
+                }
             }
-            if line.contains("public endpoints:") {
-                public = line
-                    .split_whitespace()
-                    .last()
-                    .unwrap_or_default()
-                    .to_owned();
-                break;
-            }
+            // Keep draining so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
         }
-        // Keep draining so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        assert!(
-            !api.is_empty() && !public.is_empty(),
-            "robotid-ca did not start; log: {}",
-            std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default()
-        );
-        Server {
+        let started = !api.is_empty() && !public.is_empty();
+        let server = Server {
             child,
             api,
             public,
             data_dir: data_dir.to_path_buf(),
+        };
+        // Dropping a server that did not start kills what is left of it.
+        if started {
+            Ok(server)
+        } else {
+            Err(StartError::NoAddresses)
         }
     }
 

@@ -12,7 +12,7 @@
 //! `cargo build --release --workspace --bins && target/release/bench-history [N]`
 
 use rcgen::KeyPair;
-use robotid_bench::{Server, identity, register_ubx, timed};
+use robotid_bench::{identity, register_ubx, start, timed};
 use robotid_issuer::csr;
 use robotid_verifier::history::bundle;
 use robotid_verifier::robot_id::RobotId;
@@ -36,7 +36,7 @@ fn main() -> Result<(), String> {
         tempfile::tempdir()
     }
     .map_err(|x| e(&x))?;
-    let server = Server::start(&dir.path().join("data"), None)?;
+    let server = start(&dir.path().join("data"), None)?;
     let ubx = register_ubx(&server, &dir.path().join("ubx"))?;
 
     // Robot 1 of the kit's identities: UBX-WK5-00000001.

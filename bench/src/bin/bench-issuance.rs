@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
 use robotid_bench::{
-    Server, count, csrs, https_async, own_cpu_seconds, register_ubx, report, timed,
+    Server, count, cpu_seconds, csrs, https_async, own_cpu_seconds, register_ubx, report, start,
+    timed,
 };
 use robotid_wire::enroll::{BatchRequest, BatchResponse};
 
@@ -47,7 +48,7 @@ struct CpuMeter {
 impl CpuMeter {
     fn start(server: &Server) -> Self {
         Self {
-            server: server.cpu_seconds(),
+            server: cpu_seconds(server),
             client: own_cpu_seconds(),
         }
     }
@@ -56,7 +57,7 @@ impl CpuMeter {
         let per = |secs: f64| secs * 1e6 / count(n);
         println!(
             "  CPU per certificate: server {:.0} us, client {:.0} us",
-            per(server.cpu_seconds() - self.server),
+            per(cpu_seconds(server) - self.server),
             per(own_cpu_seconds() - self.client)
         );
     }
@@ -70,7 +71,7 @@ fn main() -> Result<(), String> {
     let phases: Vec<String> = std::env::args().skip(2).collect();
     let wanted = |phase: &str| phases.is_empty() || phases.iter().any(|p| p == phase);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let server = Server::start(&dir.path().join("data"), None)?;
+    let server = start(&dir.path().join("data"), None)?;
     let creds = dir.path().join("ubx");
     let ubx = register_ubx(&server, &creds)?;
 

@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use robotid_bench::{Log, Server, count, csrs, https, quantile, register_ubx, timed};
+use robotid_bench::{Log, Server, count, csrs, https, quantile, register_ubx, start_logged, timed};
 use robotid_issuer::ceremony;
 use robotid_issuer::signer::{CrlEntry, CrlRequest, Signer, SignerConfig};
 use robotid_wire::enroll::{BatchRequest, BatchResponse};
@@ -600,7 +600,7 @@ fn main() -> R<()> {
     let dir = tempfile::tempdir().map_err(s)?;
     let data = dir.path().join("data");
     let filter = "warn,robotid_ca::revocation=info";
-    let (server, _) = Server::start_logged(&data, filter)?;
+    let (server, _) = start_logged(&data, filter)?;
     let ubx = register_ubx(&server, &dir.path().join("ubx"))?;
 
     // Certificates: one for OCSP, one per timed revoke.
@@ -640,7 +640,7 @@ fn main() -> R<()> {
     println!("\nseeding {revoked} revoked certificates into the registry");
     let (seeded, seed_secs) = timed(|| seed(&data.join("registry.sqlite"), revoked));
     seeded?;
-    let (started, start_secs) = timed(|| Server::start_logged(&data, filter));
+    let (started, start_secs) = timed(|| start_logged(&data, filter));
     let (server, log) = started?;
     println!(
         "seeded in {seed_secs:.1} s; restart (index load, {} OCSP responses signed ahead, \
