@@ -232,3 +232,53 @@ impl Client {
         self.finish(response)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(field: Option<&str>, value: Option<&str>) -> ProblemDocument {
+        ProblemDocument {
+            kind: ProblemDocument::type_of("robot.foreign"),
+            title: "Forbidden".into(),
+            status: 403,
+            detail: "not yours".into(),
+            rule: "robot.foreign".into(),
+            field: field.map(str::to_owned),
+            value: value.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_problem_is_described_with_its_status_rule_field_and_value() {
+        assert_eq!(
+            describe(&problem(None, None)),
+            "refused (403 robot.foreign): not yours"
+        );
+        assert_eq!(
+            describe(&problem(Some("robot_id"), Some("ACME-X1-1-A"))),
+            "refused (403 robot.foreign): not yours [field robot_id = \"ACME-X1-1-A\"]"
+        );
+        assert_eq!(
+            describe(&problem(Some("csr"), Some(""))),
+            "refused (403 robot.foreign): not yours [field csr]"
+        );
+    }
+
+    /// A folder without credentials is reported by its certificate's path
+    /// (the first file read), as bad input.
+    #[test]
+    fn a_missing_credentials_folder_names_its_client_certificate() {
+        let dir = std::env::temp_dir().join(format!("robotid-cli-none-{}", std::process::id()));
+        let e = mutual_tls(&dir)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with(&dir.join(CLIENT_CERT).display().to_string()),
+            "{e}"
+        );
+        let cli: CliError = TlsError::Config("x".into()).into();
+        assert_eq!(cli.exit_code(), std::process::ExitCode::from(2));
+    }
+}

@@ -147,3 +147,36 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A program that exits without naming its addresses is no server,
+    /// and one that cannot be started says so.
+    #[test]
+    fn spawn_refuses_what_names_no_addresses() {
+        let dir = std::env::temp_dir();
+        let mut quiet = Command::new("sh");
+        quiet.args(["-c", "echo listening on https://127.0.0.1:1"]);
+        assert!(matches!(
+            Server::spawn(quiet, &dir),
+            Err(StartError::NoAddresses)
+        ));
+        let missing = Command::new(dir.join("robotid-ca-that-is-not-there"));
+        assert!(matches!(
+            Server::spawn(missing, &dir),
+            Err(StartError::Spawn(_))
+        ));
+        let mut both = Command::new("sh");
+        both.args([
+            "-c",
+            "echo 'API: https://127.0.0.1:1'; echo 'public endpoints: http://127.0.0.1:2'; sleep 5",
+        ]);
+        let server = Server::spawn(both, &dir).unwrap();
+        assert_eq!(
+            (server.api.as_str(), server.public.as_str()),
+            ("https://127.0.0.1:1", "http://127.0.0.1:2")
+        );
+    }
+}

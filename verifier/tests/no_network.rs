@@ -76,3 +76,53 @@ fn the_dependency_tree_has_no_network_code_or_async_runtime() {
         "network or async crates in the verifier: {found:?}\n{tree}"
     );
 }
+
+/// The inspector's command line (clap, indicatif) comes with the `cli`
+/// feature only: the library's users (issuer, CA server, robotid) build
+/// without it.
+#[test]
+fn the_library_without_its_cli_feature_has_no_command_line_crates() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tree = |extra: &[&str]| {
+        let out = Command::new(&cargo)
+            .args([
+                "tree",
+                "-p",
+                "robotid-verifier",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "--format",
+                "{p}",
+            ])
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let library = tree(&["--no-default-features"]);
+    assert!(
+        library.iter().any(|n| n == "robotid-verifier"),
+        "{library:?}"
+    );
+    let cli_crates: Vec<&String> = library
+        .iter()
+        .filter(|n| *n == "clap" || *n == "indicatif")
+        .collect();
+    assert!(cli_crates.is_empty(), "{cli_crates:?} in the library");
+    // With the default features (the binary), they are there: the check
+    // above looks at the right names.
+    let with_cli = tree(&[]);
+    assert!(with_cli.iter().any(|n| n == "clap"), "{with_cli:?}");
+    assert!(with_cli.iter().any(|n| n == "indicatif"), "{with_cli:?}");
+}
