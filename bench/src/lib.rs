@@ -1,14 +1,16 @@
 //! Shared pieces of the benchmark programs: starting the real `robotid-ca`
-//! binary, HTTPS clients with its credentials, timing.
+//! binary (through the test kit's launcher, `robotid_tests::Server`),
+//! HTTPS clients with its credentials (the CLI's TLS setup), timing.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use robotid_wire::admin::{AddManufacturer, AddModel, CredentialResponse};
+
+pub use robotid_tests::Server;
 
 /// The folder of the binaries built beside this one.
 pub fn bin_dir() -> PathBuf {
@@ -18,72 +20,42 @@ pub fn bin_dir() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// A running `robotid-ca`, killed on drop.
-pub struct Server {
-    child: Child,
-    /// API base URL.
-    pub api: String,
-    /// Public base URL.
-    pub public: String,
-    /// Data folder.
-    pub data_dir: PathBuf,
+/// `robotid-ca` built beside this program, on ephemeral ports, serving
+/// `data_dir`; `filter` is its `ROBOTID_LOG` setting.
+fn server_command(data_dir: &Path, filter: &str) -> Command {
+    let mut cmd = Command::new(bin_dir().join("robotid-ca"));
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
+        .env("ROBOTID_LOG", filter);
+    cmd
 }
 
-impl Server {
-    /// Starts the server built beside this program on ephemeral ports.
-    pub fn start(data_dir: &Path, database_url: Option<&str>) -> Result<Server, String> {
-        let mut cmd = Command::new(bin_dir().join("robotid-ca"));
-        cmd.arg("--data-dir")
-            .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
-            .env(
-                "ROBOTID_LOG",
-                std::env::var("ROBOTID_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(url) = database_url {
-            cmd.args(["--database-url", url]);
+fn start_error(e: robotid_tests::StartError) -> String {
+    match e {
+        robotid_tests::StartError::Spawn(e) => {
+            format!("robotid-ca: {e} (build it with --release first)")
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("robotid-ca: {e} (build it with --release first)"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let (mut api, mut public) = (String::new(), String::new());
-        for line in lines.by_ref() {
-            let line = line.map_err(|e| e.to_string())?;
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://")) {
-                api = url.to_owned();
-            }
-            if line.contains("public endpoints:") {
-                public = line
-                    .split_whitespace()
-                    .last()
-                    .unwrap_or_default()
-                    .to_owned();
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        if api.is_empty() {
-            return Err("robotid-ca did not start".into());
-        }
-        Ok(Server {
-            child,
-            api,
-            public,
-            data_dir: data_dir.to_path_buf(),
-        })
+        other => other.to_string(),
     }
 }
 
-impl Server {
-    /// CPU seconds (user and system, every thread, living or exited) the
-    /// server has used so far.
-    pub fn cpu_seconds(&self) -> f64 {
-        cpu_seconds_of(&format!("/proc/{}/stat", self.child.id()))
+/// Starts the server built beside this program on ephemeral ports, its log
+/// passed through.
+pub fn start(data_dir: &Path, database_url: Option<&str>) -> Result<Server, String> {
+    let filter = std::env::var("ROBOTID_LOG").unwrap_or_else(|_| "warn".into());
+    let mut cmd = server_command(data_dir, &filter);
+    cmd.stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
     }
+    Server::spawn(cmd, data_dir).map_err(start_error)
+}
+
+/// CPU seconds (user and system, every thread, living or exited) `server`
+/// has used so far.
+pub fn cpu_seconds(server: &Server) -> f64 {
+    cpu_seconds_of(&format!("/proc/{}/stat", server.pid()))
 }
 
 /// CPU seconds (user and system) this process has used so far.
@@ -113,31 +85,11 @@ fn cpu_seconds_of(path: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// TLS with the credentials in `creds` (client.pem, client.key, ca.pem).
+/// TLS with the credentials in `creds` (client.pem, client.key, ca.pem):
+/// the CLI's own setup, without ALPN (HTTP/1.1, as the figures in
+/// docs/benchmarks.md were measured).
 fn client_tls(creds: &Path) -> Result<rustls::ClientConfig, String> {
-    let s = |e: &dyn std::fmt::Display| e.to_string();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(creds.join("ca.pem")).map_err(|e| s(&e))?)
-        .map_err(|e| s(&e))?;
-    let chain = CertificateDer::pem_file_iter(creds.join("client.pem"))
-        .map_err(|e| s(&e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| s(&e))?;
-    let key = PrivateKeyDer::from_pem_file(creds.join("client.key")).map_err(|e| s(&e))?;
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| s(&e))?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| s(&e))
+    robotid_cli::client::mutual_tls(creds).map_err(|e| e.to_string())
 }
 
 /// An HTTPS client with the credentials in `creds` (client.pem, client.key, ca.pem).
@@ -184,64 +136,36 @@ pub fn report(name: &str, per_second: f64, baseline: f64) {
 /// Lines the server wrote to stderr, kept for the benchmark to read.
 pub type Log = Arc<std::sync::Mutex<Vec<String>>>;
 
-impl Server {
-    /// Like [`Server::start`], with the server's log (stderr) kept in the
-    /// returned [`Log`] instead of passed through; `filter` is its
-    /// `ROBOTID_LOG` setting.
-    pub fn start_logged(data_dir: &Path, filter: &str) -> Result<(Server, Log), String> {
-        let mut cmd = Command::new(bin_dir().join("robotid-ca"));
-        cmd.arg("--data-dir")
-            .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
-            .env("ROBOTID_LOG", filter)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("robotid-ca: {e} (build it with --release first)"))?;
-        let log: Log = Arc::default();
-        if let Some(stderr) = child.stderr.take() {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    if let Ok(mut l) = log.lock() {
-                        l.push(line);
-                    }
+/// Like [`start`], with the server's log (stderr) kept in the returned
+/// [`Log`] instead of passed through; `filter` is its `ROBOTID_LOG`
+/// setting.
+pub fn start_logged(data_dir: &Path, filter: &str) -> Result<(Server, Log), String> {
+    let log: Log = Arc::default();
+    // A pipe of our own: the kit's spawn takes only the server's stdout.
+    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    let mut cmd = server_command(data_dir, filter);
+    cmd.stderr(writer);
+    {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(reader)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(mut l) = log.lock() {
+                    l.push(line);
                 }
-            });
-        }
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let (mut api, mut public) = (String::new(), String::new());
-        for line in lines.by_ref() {
-            let line = line.map_err(|e| e.to_string())?;
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://")) {
-                api = url.to_owned();
             }
-            if line.contains("public endpoints:") {
-                public = line
-                    .split_whitespace()
-                    .last()
-                    .unwrap_or_default()
-                    .to_owned();
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        let server = Server {
-            child,
-            api,
-            public,
-            data_dir: data_dir.to_path_buf(),
-        };
-        if server.api.is_empty() {
+        });
+    }
+    // The command, and with it our copy of the writing end, is dropped
+    // after the spawn: the reader ends when the server does.
+    match Server::spawn(cmd, data_dir) {
+        Ok(server) => Ok((server, log)),
+        Err(e) => {
             let tail = log.lock().map(|l| l.join("\n")).unwrap_or_default();
-            return Err(format!("robotid-ca did not start:\n{tail}"));
+            Err(format!("{}:\n{tail}", start_error(e)))
         }
-        Ok((server, log))
     }
 }
 
@@ -257,25 +181,32 @@ pub fn register_ubx(server: &Server, creds: &Path) -> Result<reqwest::blocking::
         .serialize_request(&key)
         .and_then(|c| c.pem())
         .map_err(|e| e.to_string())?;
-    let created: serde_json::Value = operator
+    let created: CredentialResponse = operator
         .post(format!("{}/api/v1/manufacturers", server.api))
-        .json(&serde_json::json!({"code": "UBX", "name": "Example Robotics Ltd", "country": "CN", "credential_csr": credential_csr}))
+        .json(&AddManufacturer {
+            code: "UBX".into(),
+            name: "Example Robotics Ltd".into(),
+            country: "CN".into(),
+            credential_csr,
+        })
         .send()
         .and_then(|r| r.json())
         .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(creds).map_err(|e| e.to_string())?;
-    let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
     std::fs::write(
         creds.join("client.pem"),
-        field("certificate_pem") + &field("chain_pem"),
+        created.certificate_pem + &created.chain_pem,
     )
     .map_err(|e| e.to_string())?;
     std::fs::write(creds.join("client.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
-    std::fs::write(creds.join("ca.pem"), field("ca_pem")).map_err(|e| e.to_string())?;
+    std::fs::write(creds.join("ca.pem"), created.ca_pem).map_err(|e| e.to_string())?;
     let rules = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
     let status = operator
         .post(format!("{}/api/v1/manufacturers/UBX/models", server.api))
-        .json(&serde_json::json!({"model": "WK5", "rules": rules}))
+        .json(&AddModel {
+            model: "WK5".into(),
+            rules: rules.into(),
+        })
         .send()
         .map_err(|e| e.to_string())?
         .status();

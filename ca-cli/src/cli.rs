@@ -66,6 +66,7 @@ pub enum HistoryCommand {
 /// `robotid history record`
 #[derive(Debug, Args)]
 pub struct HistoryRecord {
+    /// The CA server and the credentials to reach it with.
     #[command(flatten)]
     pub server: ServerArgs,
     /// The robot.
@@ -96,6 +97,7 @@ pub struct HistoryRecord {
 /// `robotid history show`
 #[derive(Debug, Args)]
 pub struct HistoryShow {
+    /// The CA server and the credentials to reach it with.
     #[command(flatten)]
     pub server: ServerArgs,
     /// The robot.
@@ -108,6 +110,7 @@ pub struct HistoryShow {
 /// `robotid history export`
 #[derive(Debug, Args)]
 pub struct HistoryExport {
+    /// The CA server and the credentials to reach it with.
     #[command(flatten)]
     pub server: ServerArgs,
     /// The robot.
@@ -145,6 +148,7 @@ impl ServerArgs {
 /// `robotid revoke`.
 #[derive(Debug, Args)]
 pub struct Revoke {
+    /// The CA server and the credentials to reach it with.
     #[command(flatten)]
     pub server: ServerArgs,
     /// The robot whose live certificate is revoked.
@@ -162,6 +166,7 @@ pub struct Revoke {
 /// `robotid hold` and `robotid release`.
 #[derive(Debug, Args)]
 pub struct HoldRelease {
+    /// The CA server and the credentials to reach it with.
     #[command(flatten)]
     pub server: ServerArgs,
     /// The robot whose live certificate is held or released.
@@ -190,6 +195,7 @@ pub struct Status {
     pub json: bool,
 }
 
+/// `robotid submit`
 #[derive(Debug, Args)]
 pub struct Submit {
     /// Server and credentials.
@@ -237,6 +243,7 @@ pub enum ManufacturerCommand {
 #[derive(Debug, Args)]
 pub struct ManufacturerAdd {
     /// Server and the operator's credentials.
+    /// The CA server and the credentials to reach it with.
     #[command(flatten)]
     pub server: ServerArgs,
     /// Manufacturer code (2 to 8 of A-Z, 0-9), the first segment of its robot IDs.
@@ -264,6 +271,7 @@ pub enum ModelCommand {
 #[derive(Debug, Args)]
 pub struct ModelAdd {
     /// Server and the operator's credentials.
+    /// The CA server and the credentials to reach it with.
     #[command(flatten)]
     pub server: ServerArgs,
     /// Manufacturer code.

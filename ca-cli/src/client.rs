@@ -2,58 +2,128 @@
 //! credentials folder (client.pem, client.key, ca.pem), problem documents
 //! turned into messages that name the rule, field and value.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use robotid_wire::ProblemDocument;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use serde::Deserialize;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::CliError;
 
-/// A problem document from the server.
-#[derive(Debug, Deserialize)]
-pub struct Problem {
-    /// HTTP status.
-    pub status: u16,
-    /// Rule id.
-    pub rule: String,
-    /// What is wrong.
-    pub detail: String,
-    /// Field, if any.
-    pub field: Option<String>,
-    /// Value, if any.
-    pub value: Option<String>,
+/// The client certificate and its chain, in a credentials folder.
+pub const CLIENT_CERT: &str = "client.pem";
+/// The client's private key, in a credentials folder.
+pub const CLIENT_KEY: &str = "client.key";
+/// The trust anchors (the CA's root), in a credentials folder.
+pub const TRUST_ANCHORS: &str = "ca.pem";
+
+/// Why no TLS client could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A credential or trust-anchor file is missing, unreadable or unusable.
+    #[error("{}: {reason}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// rustls refused the configuration.
+    #[error("TLS: {0}")]
+    Config(String),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Http(String),
 }
 
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "refused ({} {}): {}",
-            self.status, self.rule, self.detail
-        )?;
-        if let Some(field) = &self.field {
-            write!(f, " [field {field}")?;
-            match &self.value {
-                Some(v) if !v.is_empty() => write!(f, " = {v:?}]"),
-                _ => write!(f, "]"),
-            }?;
-        }
-        Ok(())
+impl From<TlsError> for CliError {
+    /// A credential that cannot be used is bad input: exit 2.
+    fn from(e: TlsError) -> Self {
+        CliError::Input(e.to_string())
     }
+}
+
+fn file_error(path: &Path, e: impl std::fmt::Display) -> TlsError {
+    TlsError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// The one TLS setup of every client of the CA's API (this CLI, the
+/// end-to-end tests, the benchmarks): rustls with ring, trusting the
+/// certificates in the PEM file `anchors`, and presenting the credential in
+/// the folder `identity` (client.pem, client.key) when one is given. The
+/// credential is read before the anchors, so a missing folder is reported
+/// by its certificate's path. No ALPN is set: each caller picks its
+/// protocols.
+pub fn tls_config(
+    anchors: &Path,
+    identity: Option<&Path>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let credential = match identity {
+        Some(dir) => {
+            let cert_path = dir.join(CLIENT_CERT);
+            let key_path = dir.join(CLIENT_KEY);
+            let chain = CertificateDer::pem_file_iter(&cert_path)
+                .map_err(|e| file_error(&cert_path, e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| file_error(&cert_path, e))?;
+            let key =
+                PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_error(&key_path, e))?;
+            Some((cert_path, chain, key))
+        }
+        None => None,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for anchor in CertificateDer::pem_file_iter(anchors).map_err(|e| file_error(anchors, e))? {
+        roots
+            .add(anchor.map_err(|e| file_error(anchors, e))?)
+            .map_err(|e| file_error(anchors, e))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots);
+    match credential {
+        Some((cert_path, chain, key)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| file_error(&cert_path, e)),
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// [`tls_config`] for a credentials folder: its own ca.pem as the anchors,
+/// its client.pem and client.key as the credential.
+pub fn mutual_tls(dir: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    tls_config(&dir.join(TRUST_ANCHORS), Some(dir))
+}
+
+/// A problem document as one line that names the status, rule, field and
+/// value: `refused (403 robot.foreign): ... [field robot_id = "..."]`.
+pub fn describe(problem: &ProblemDocument) -> String {
+    let mut text = format!(
+        "refused ({} {}): {}",
+        problem.status, problem.rule, problem.detail
+    );
+    if let Some(field) = &problem.field {
+        match &problem.value {
+            Some(v) if !v.is_empty() => text.push_str(&format!(" [field {field} = {v:?}]")),
+            _ => text.push_str(&format!(" [field {field}]")),
+        }
+    }
+    text
 }
 
 /// A connection to the CA server.
 pub struct Client {
     http: reqwest::blocking::Client,
     base: String,
-}
-
-fn input(path: &Path, e: impl std::fmt::Display) -> CliError {
-    CliError::Input(format!("{}: {e}", path.display()))
 }
 
 impl Client {
@@ -64,33 +134,13 @@ impl Client {
                 "--server {server:?}: the API is served over https://"
             )));
         }
-        let cert_path = dir.join("client.pem");
-        let key_path = dir.join("client.key");
-        let ca_path = dir.join("ca.pem");
-        let chain = CertificateDer::pem_file_iter(&cert_path)
-            .map_err(|e| input(&cert_path, e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| input(&cert_path, e))?;
-        let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| input(&key_path, e))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for anchor in CertificateDer::pem_file_iter(&ca_path).map_err(|e| input(&ca_path, e))? {
-            roots
-                .add(anchor.map_err(|e| input(&ca_path, e))?)
-                .map_err(|e| input(&ca_path, e))?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| CliError::Input(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| input(&cert_path, e))?;
+        let mut tls = mutual_tls(dir)?;
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let http = reqwest::blocking::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(Duration::from_secs(600))
             .build()
-            .map_err(|e| CliError::Input(format!("HTTP client: {e}")))?;
+            .map_err(|e| TlsError::Http(e.to_string()))?;
         Ok(Self {
             http,
             base: server.trim_end_matches('/').to_owned(),
@@ -110,7 +160,7 @@ impl Client {
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(600))
             .build()
-            .map_err(|e| CliError::Input(format!("HTTP client: {e}")))?;
+            .map_err(|e| TlsError::Http(e.to_string()))?;
         Ok(Self {
             http,
             base: server.trim_end_matches('/').to_owned(),
@@ -138,8 +188,8 @@ impl Client {
                 CliError::Refused(format!("unexpected answer from {}: {e}", self.base))
             })
         } else {
-            let message = match serde_json::from_slice::<Problem>(&bytes) {
-                Ok(p) => p.to_string(),
+            let message = match serde_json::from_slice::<ProblemDocument>(&bytes) {
+                Ok(p) => describe(&p),
                 Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
             };
             // The request itself was unusable: exit 2, like any bad input.
@@ -155,7 +205,7 @@ impl Client {
     pub fn post_json<R: DeserializeOwned>(
         &self,
         path: &str,
-        body: &serde_json::Value,
+        body: &impl Serialize,
     ) -> Result<R, CliError> {
         let response = self
             .http
@@ -180,5 +230,55 @@ impl Client {
             .body(csr)
             .send();
         self.finish(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(field: Option<&str>, value: Option<&str>) -> ProblemDocument {
+        ProblemDocument {
+            kind: ProblemDocument::type_of("robot.foreign"),
+            title: "Forbidden".into(),
+            status: 403,
+            detail: "not yours".into(),
+            rule: "robot.foreign".into(),
+            field: field.map(str::to_owned),
+            value: value.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_problem_is_described_with_its_status_rule_field_and_value() {
+        assert_eq!(
+            describe(&problem(None, None)),
+            "refused (403 robot.foreign): not yours"
+        );
+        assert_eq!(
+            describe(&problem(Some("robot_id"), Some("ACME-X1-1-A"))),
+            "refused (403 robot.foreign): not yours [field robot_id = \"ACME-X1-1-A\"]"
+        );
+        assert_eq!(
+            describe(&problem(Some("csr"), Some(""))),
+            "refused (403 robot.foreign): not yours [field csr]"
+        );
+    }
+
+    /// A folder without credentials is reported by its certificate's path
+    /// (the first file read), as bad input.
+    #[test]
+    fn a_missing_credentials_folder_names_its_client_certificate() {
+        let dir = std::env::temp_dir().join(format!("robotid-cli-none-{}", std::process::id()));
+        let e = mutual_tls(&dir)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with(&dir.join(CLIENT_CERT).display().to_string()),
+            "{e}"
+        );
+        let cli: CliError = TlsError::Config("x".into()).into();
+        assert_eq!(cli.exit_code(), std::process::ExitCode::from(2));
     }
 }

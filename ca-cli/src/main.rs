@@ -1,17 +1,11 @@
-//! `robotid`: the command line of RobotID for operators (CA ceremony),
-//! manufacturers (robot IDs, keys, CSRs) and distributors.
-
-mod cli;
-mod client;
-mod commands;
-mod error;
-mod output;
+//! `robotid`: parses the command line and runs it with the library
+//! (`robotid_cli`); a failure is printed and becomes the exit code.
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
-    match commands::run(cli) {
+    let cli = robotid_cli::cli::Cli::parse();
+    match robotid_cli::commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("robotid: {e}");

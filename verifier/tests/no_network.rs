@@ -38,8 +38,9 @@ const FORBIDDEN: &[&str] = &[
     "sqlx",
 ];
 
-#[test]
-fn the_dependency_tree_has_no_network_code_or_async_runtime() {
+/// `cargo tree` of the verifier's normal dependencies, with `extra` flags:
+/// the crate names, and the text for failure messages.
+fn tree(extra: &[&str]) -> (Vec<String>, String) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
@@ -53,6 +54,7 @@ fn the_dependency_tree_has_no_network_code_or_async_runtime() {
             "--format",
             "{p}",
         ])
+        .args(extra)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -61,18 +63,49 @@ fn the_dependency_tree_has_no_network_code_or_async_runtime() {
         "cargo tree failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let tree = String::from_utf8(out.stdout).unwrap();
-    let names: Vec<&str> = tree
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names = text
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
         .collect();
+    (names, text)
+}
+
+#[test]
+fn the_dependency_tree_has_no_network_code_or_async_runtime() {
+    let (names, tree) = tree(&[]);
     assert!(
-        names.contains(&"robotid-verifier") && names.contains(&"ring"),
+        names.iter().any(|n| n == "robotid-verifier") && names.iter().any(|n| n == "ring"),
         "{tree}"
     );
-    let found: Vec<&&str> = names.iter().filter(|n| FORBIDDEN.contains(n)).collect();
+    let found: Vec<&String> = names
+        .iter()
+        .filter(|n| FORBIDDEN.contains(&n.as_str()))
+        .collect();
     assert!(
         found.is_empty(),
         "network or async crates in the verifier: {found:?}\n{tree}"
     );
+}
+
+/// The inspector's command line (clap, indicatif) comes with the `cli`
+/// feature only: the library's users (issuer, CA server, robotid) build
+/// without it.
+#[test]
+fn the_library_without_its_cli_feature_has_no_command_line_crates() {
+    let (library, text) = tree(&["--no-default-features"]);
+    assert!(library.iter().any(|n| n == "robotid-verifier"), "{text}");
+    let cli_crates: Vec<&String> = library
+        .iter()
+        .filter(|n| *n == "clap" || *n == "indicatif")
+        .collect();
+    assert!(
+        cli_crates.is_empty(),
+        "{cli_crates:?} in the library\n{text}"
+    );
+    // With the default features (the binary), they are there: the check
+    // above looks at the right names.
+    let (with_cli, text) = tree(&[]);
+    assert!(with_cli.iter().any(|n| n == "clap"), "{text}");
+    assert!(with_cli.iter().any(|n| n == "indicatif"), "{text}");
 }

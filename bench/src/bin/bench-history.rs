@@ -11,53 +11,14 @@
 //!
 //! `cargo build --release --workspace --bins && target/release/bench-history [N]`
 
-use rcgen::{CertificateParams, DnType, KeyPair};
-use robotid_bench::{Server, https, timed};
+use rcgen::KeyPair;
+use robotid_bench::{identity, register_ubx, start, timed};
 use robotid_issuer::csr;
 use robotid_verifier::history::bundle;
-use robotid_verifier::identity::{
-    DateTime, DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
-};
 use robotid_verifier::robot_id::RobotId;
+use robotid_wire::history::RecordRequest;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-
-fn identity(id: &RobotId) -> RobotIdentity {
-    let p = |name: &str, value: i64, unit: &str| TechnicalParameter {
-        name: name.into(),
-        value,
-        unit: unit.into(),
-    };
-    let c = |kind: &str| KeyComponent {
-        kind: kind.into(),
-        part_number: "P-1".into(),
-        supplier: "Supplier".into(),
-        serial: format!("{kind}-1"),
-        digests: vec![DigestAlgorithm::Sha256.digest(kind.as_bytes())],
-    };
-    RobotIdentity {
-        robot_id: id.as_str().into(),
-        manufacturer: Manufacturer {
-            code: "UBX".into(),
-            name: "UBX".into(),
-            country: "XX".into(),
-        },
-        model: "WK5".into(),
-        production_date: DateTime::new(2026, 11, 20, 0, 0, 0).unwrap_or(DateTime::INFINITY),
-        parameters: vec![
-            p("height_mm", 1650, "mm"),
-            p("mass_g", 58500, "g"),
-            p("degrees_of_freedom", 41, "1"),
-            p("payload_g", 15000, "g"),
-            p("battery_mwh", 960000, "mWh"),
-        ],
-        components: vec![
-            c("main-controller"),
-            c("safety-controller"),
-            c("battery-pack"),
-        ],
-    }
-}
 
 fn ms(secs: f64) -> String {
     format!("{:>9.1} ms", secs * 1000.0)
@@ -75,42 +36,14 @@ fn main() -> Result<(), String> {
         tempfile::tempdir()
     }
     .map_err(|x| e(&x))?;
-    let server = Server::start(&dir.path().join("data"), None)?;
-    let operator = https(&server.data_dir.join("operator"))?;
-    let key = KeyPair::generate().map_err(|x| e(&x))?;
-    let mut p = CertificateParams::default();
-    p.distinguished_name.push(DnType::CommonName, "UBX");
-    let credential_csr = p
-        .serialize_request(&key)
-        .and_then(|c| c.pem())
-        .map_err(|x| e(&x))?;
-    let created: serde_json::Value = operator
-        .post(format!("{}/api/v1/manufacturers", server.api))
-        .json(&serde_json::json!({"code": "UBX", "name": "Example Robotics Ltd", "country": "CN", "credential_csr": credential_csr}))
-        .send()
-        .and_then(|r| r.json())
-        .map_err(|x| e(&x))?;
-    let creds = dir.path().join("ubx");
-    std::fs::create_dir_all(&creds).map_err(|x| e(&x))?;
-    let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
-    std::fs::write(
-        creds.join("client.pem"),
-        field("certificate_pem") + &field("chain_pem"),
-    )
-    .map_err(|x| e(&x))?;
-    std::fs::write(creds.join("client.key"), key.serialize_pem()).map_err(|x| e(&x))?;
-    std::fs::write(creds.join("ca.pem"), field("ca_pem")).map_err(|x| e(&x))?;
-    let rules = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
-    operator
-        .post(format!("{}/api/v1/manufacturers/UBX/models", server.api))
-        .json(&serde_json::json!({"model": "WK5", "rules": rules}))
-        .send()
-        .map_err(|x| e(&x))?;
-    let ubx = https(&creds)?;
+    let server = start(&dir.path().join("data"), None)?;
+    let ubx = register_ubx(&server, &dir.path().join("ubx"))?;
 
-    let id = RobotId::new("UBX", "WK5", "00000001").map_err(|x| e(&x))?;
+    // Robot 1 of the kit's identities: UBX-WK5-00000001.
+    let robot = identity(1)?;
+    let id = RobotId::parse(&robot.robot_id).map_err(|x| e(&x))?;
     let robot_key = KeyPair::generate().map_err(|x| e(&x))?;
-    let der = csr::create(&identity(&id), &robot_key).map_err(|x| e(&x))?;
+    let der = csr::create(&robot, &robot_key).map_err(|x| e(&x))?;
     let enrolled = ubx
         .post(format!("{}/api/v1/enroll", server.api))
         .header("content-type", "application/pkcs10")
@@ -128,9 +61,12 @@ fn main() -> Result<(), String> {
         for i in 1..n {
             let r = ubx
                 .post(&history)
-                .json(&serde_json::json!({"type": "maintenance",
-                    "details": {"work": format!("scheduled service {i}: joints, firmware, battery check"),
-                                "by": "UBX Service NL"}}))
+                .json(&RecordRequest {
+                    kind: "maintenance".into(),
+                    details: serde_json::json!({
+                        "work": format!("scheduled service {i}: joints, firmware, battery check"),
+                        "by": "UBX Service NL"}),
+                })
                 .send()
                 .map_err(|x| e(&x))?;
             if !r.status().is_success() {

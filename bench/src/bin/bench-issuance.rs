@@ -11,7 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
-use robotid_bench::{Server, count, csrs, https, https_async, own_cpu_seconds, report, timed};
+use robotid_bench::{
+    Server, count, cpu_seconds, csrs, https_async, own_cpu_seconds, register_ubx, report, start,
+    timed,
+};
+use robotid_wire::enroll::{BatchRequest, BatchResponse};
 
 /// Baseline: rcgen building and signing simple P-256 leaf certificates.
 fn rcgen_signing_rate(n: usize) -> Result<f64, String> {
@@ -44,7 +48,7 @@ struct CpuMeter {
 impl CpuMeter {
     fn start(server: &Server) -> Self {
         Self {
-            server: server.cpu_seconds(),
+            server: cpu_seconds(server),
             client: own_cpu_seconds(),
         }
     }
@@ -53,7 +57,7 @@ impl CpuMeter {
         let per = |secs: f64| secs * 1e6 / count(n);
         println!(
             "  CPU per certificate: server {:.0} us, client {:.0} us",
-            per(server.cpu_seconds() - self.server),
+            per(cpu_seconds(server) - self.server),
             per(own_cpu_seconds() - self.client)
         );
     }
@@ -67,39 +71,9 @@ fn main() -> Result<(), String> {
     let phases: Vec<String> = std::env::args().skip(2).collect();
     let wanted = |phase: &str| phases.is_empty() || phases.iter().any(|p| p == phase);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let server = Server::start(&dir.path().join("data"), None)?;
-    let operator = https(&server.data_dir.join("operator"))?;
-
-    let key = KeyPair::generate().map_err(|e| e.to_string())?;
-    let mut p = CertificateParams::default();
-    p.distinguished_name.push(DnType::CommonName, "UBX");
-    let credential_csr = p
-        .serialize_request(&key)
-        .and_then(|c| c.pem())
-        .map_err(|e| e.to_string())?;
-    let created: serde_json::Value = operator
-        .post(format!("{}/api/v1/manufacturers", server.api))
-        .json(&serde_json::json!({"code": "UBX", "name": "Example Robotics Ltd", "country": "CN", "credential_csr": credential_csr}))
-        .send()
-        .and_then(|r| r.json())
-        .map_err(|e| e.to_string())?;
+    let server = start(&dir.path().join("data"), None)?;
     let creds = dir.path().join("ubx");
-    std::fs::create_dir_all(&creds).map_err(|e| e.to_string())?;
-    let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
-    std::fs::write(
-        creds.join("client.pem"),
-        field("certificate_pem") + &field("chain_pem"),
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(creds.join("client.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
-    std::fs::write(creds.join("ca.pem"), field("ca_pem")).map_err(|e| e.to_string())?;
-    let rules = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
-    operator
-        .post(format!("{}/api/v1/manufacturers/UBX/models", server.api))
-        .json(&serde_json::json!({"model": "WK5", "rules": rules}))
-        .send()
-        .map_err(|e| e.to_string())?;
-    let ubx = https(&creds)?;
+    let ubx = register_ubx(&server, &creds)?;
 
     println!(
         "machine: {} cores; N = {n}",
@@ -148,15 +122,17 @@ fn batch(
             .chunks(10_000)
             .map(|chunk| {
                 ubx.post(format!("{}/api/v1/enroll/batch", server.api))
-                    .json(&serde_json::json!({ "csrs": chunk }))
+                    .json(&BatchRequest {
+                        csrs: chunk.to_vec(),
+                        reissue: false,
+                    })
                     .send()
-                    .and_then(|r| r.json::<serde_json::Value>())
-                    .map(|v| v["issued"].as_u64().unwrap_or(0))
+                    .and_then(|r| r.json::<BatchResponse>())
+                    .map(|answer| answer.issued)
                     .unwrap_or(0)
             })
-            .sum::<u64>()
+            .sum::<usize>()
     });
-    let issued = usize::try_from(issued).unwrap_or(0);
     if issued != n {
         return Err(format!("batch issued {issued} of {n}"));
     }

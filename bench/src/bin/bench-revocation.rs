@@ -22,9 +22,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use robotid_bench::{Log, Server, count, csrs, https, quantile, register_ubx, timed};
+use robotid_bench::{Log, Server, count, csrs, https, quantile, register_ubx, start_logged, timed};
 use robotid_issuer::ceremony;
 use robotid_issuer::signer::{CrlEntry, CrlRequest, Signer, SignerConfig};
+use robotid_wire::enroll::{BatchRequest, BatchResponse};
+use robotid_wire::revocation::{RevocationResponse, RevokeRequest};
 
 type R<T> = Result<T, String>;
 
@@ -598,29 +600,32 @@ fn main() -> R<()> {
     let dir = tempfile::tempdir().map_err(s)?;
     let data = dir.path().join("data");
     let filter = "warn,robotid_ca::revocation=info";
-    let (server, _) = Server::start_logged(&data, filter)?;
+    let (server, _) = start_logged(&data, filter)?;
     let ubx = register_ubx(&server, &dir.path().join("ubx"))?;
 
     // Certificates: one for OCSP, one per timed revoke.
     let n = revokes + 1;
-    let batch: serde_json::Value = ubx
+    let batch: BatchResponse = ubx
         .post(format!("{}/api/v1/enroll/batch", server.api))
-        .json(&serde_json::json!({ "csrs": csrs(0, n)? }))
+        .json(&BatchRequest {
+            csrs: csrs(0, n)?,
+            reissue: false,
+        })
         .send()
         .and_then(|r| r.json())
         .map_err(s)?;
-    let results = batch["results"].as_array().cloned().unwrap_or_default();
-    let issued: Vec<(String, String)> = results
+    let refusals: Vec<String> = batch
+        .results
         .iter()
-        .filter_map(|r| {
-            Some((
-                r["serial"].as_str()?.to_owned(),
-                r["certificate_pem"].as_str()?.to_owned(),
-            ))
-        })
+        .filter_map(|r| r.problem.as_ref().map(|p| p.detail.clone()))
+        .collect();
+    let issued: Vec<(String, String)> = batch
+        .results
+        .into_iter()
+        .filter_map(|r| r.certificate.map(|c| (c.serial, c.certificate_pem)))
         .collect();
     if issued.len() != n {
-        return Err(format!("issued {} of {n}: {batch}", issued.len()));
+        return Err(format!("issued {} of {n}: {refusals:?}", issued.len()));
     }
     // The responder signs new certificates' responses within a poll.
     std::thread::sleep(Duration::from_secs(3));
@@ -635,7 +640,7 @@ fn main() -> R<()> {
     println!("\nseeding {revoked} revoked certificates into the registry");
     let (seeded, seed_secs) = timed(|| seed(&data.join("registry.sqlite"), revoked));
     seeded?;
-    let (started, start_secs) = timed(|| Server::start_logged(&data, filter));
+    let (started, start_secs) = timed(|| start_logged(&data, filter));
     let (server, log) = started?;
     println!(
         "seeded in {seed_secs:.1} s; restart (index load, {} OCSP responses signed ahead, \
@@ -668,14 +673,16 @@ fn main() -> R<()> {
                 "{}/api/v1/certificates/{serial}/revoke",
                 server.api
             ))
-            .json(&serde_json::json!({"reason": "keyCompromise"}))
+            .json(&RevokeRequest {
+                reason: "keyCompromise".into(),
+            })
             .send()
             .map_err(s)?;
         let status = r.status();
-        let body: serde_json::Value = r.json().map_err(s)?;
+        let body: RevocationResponse = r.json().map_err(s)?;
         t_revoke.push(ms(t.elapsed()));
-        if status != 200 || body["changed"] != true || body["status"] != "revoked" {
-            return Err(format!("revoking {serial}: {status} {body}"));
+        if status != 200 || !body.changed || body.status != "revoked" {
+            return Err(format!("revoking {serial}: {status} {body:?}"));
         }
 
         let t = Instant::now();

@@ -3,19 +3,11 @@
 
 use robotid_issuer::keys::{self, KeyAlgorithm};
 use robotid_verifier::rules::ModelRules;
-use serde::Deserialize;
+use robotid_wire::admin::{AddManufacturer, AddModel, CredentialResponse, ModelResponse};
 
 use crate::cli::{ManufacturerAdd, ModelAdd};
 use crate::client::Client;
 use crate::error::CliError;
-
-#[derive(Deserialize)]
-struct CredentialResponse {
-    serial: String,
-    certificate_pem: String,
-    chain_pem: String,
-    ca_pem: String,
-}
 
 /// Registers a manufacturer. Its credential key is made here and never
 /// leaves this machine; the server signs a CSR for it.
@@ -42,12 +34,12 @@ pub fn add_manufacturer(args: &ManufacturerAdd) -> Result<(), CliError> {
         .serialize_request(&key)
         .and_then(|c| c.pem())
         .map_err(|e| CliError::Refused(format!("making the credential CSR: {e}")))?;
-    let body = serde_json::json!({
-        "code": args.code,
-        "name": args.name,
-        "country": args.country,
-        "credential_csr": csr,
-    });
+    let body = AddManufacturer {
+        code: args.code.clone(),
+        name: args.name.clone(),
+        country: args.country.clone(),
+        credential_csr: csr,
+    };
     let response: CredentialResponse = client.post_json("/api/v1/manufacturers", &body)?;
     std::fs::create_dir_all(out).map_err(|e| CliError::Input(format!("{}: {e}", out.display())))?;
     keys::write_key(&out.join("client.key"), &key)?;
@@ -69,19 +61,16 @@ pub fn add_manufacturer(args: &ManufacturerAdd) -> Result<(), CliError> {
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct ModelResponse {
-    manufacturer: String,
-    model: String,
-}
-
 /// Registers a model type with the rules in `--rules`, checked here first.
 pub fn add_model(args: &ModelAdd) -> Result<(), CliError> {
     ModelRules::load(&args.rules).map_err(|e| CliError::Input(e.to_string()))?;
     let rules = std::fs::read_to_string(&args.rules)
         .map_err(|e| CliError::Input(format!("{}: {e}", args.rules.display())))?;
     let client = Client::new(&args.server.server, &args.server.credentials()?)?;
-    let body = serde_json::json!({ "model": args.model, "rules": rules });
+    let body = AddModel {
+        model: args.model.clone(),
+        rules,
+    };
     let response: ModelResponse = client.post_json(
         &format!("/api/v1/manufacturers/{}/models", args.manufacturer),
         &body,

@@ -2,41 +2,12 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use robotid_wire::history::{HistoryView, RecordRequest, Recorded};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{HistoryExport, HistoryRecord, HistoryShow};
 use crate::client::Client;
 use crate::error::CliError;
-
-#[derive(Debug, Deserialize, Serialize)]
-struct EventView {
-    seq: u64,
-    at: String,
-    #[serde(rename = "type")]
-    kind: String,
-    actor: String,
-    details: Value,
-    hash: String,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-struct HistoryView {
-    robot_id: String,
-    state: String,
-    events: Vec<EventView>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-struct Recorded {
-    robot_id: String,
-    state: String,
-    event: EventView,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    certificate_pem: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    chain_pem: Option<String>,
-}
 
 fn client(server: &crate::cli::ServerArgs) -> Result<Client, CliError> {
     Client::new(&server.server, &server.credentials()?)
@@ -118,7 +89,10 @@ pub fn record(args: &HistoryRecord) -> Result<(), CliError> {
             out.display()
         )));
     }
-    let body = json!({ "type": args.kind, "details": details(args)? });
+    let body = RecordRequest {
+        kind: args.kind.clone(),
+        details: details(args)?,
+    };
     let answer: Recorded = client(&args.server)?.post_json(&path, &body)?;
     if let (Some(out), Some(cert)) = (&args.out, &answer.certificate_pem) {
         let chain = answer.chain_pem.clone().unwrap_or_default();

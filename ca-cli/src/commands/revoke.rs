@@ -1,21 +1,11 @@
 //! `robotid revoke | hold | release`: changing whether a robot's
 //! certificate may be trusted.
 
-use serde::Deserialize;
+use robotid_wire::revocation::{RevocationResponse, RevokeRequest};
 
 use crate::cli::{HoldRelease, Revoke};
 use crate::client::Client;
 use crate::error::CliError;
-
-#[derive(Debug, Deserialize)]
-struct RevocationResponse {
-    robot_id: String,
-    serial: String,
-    status: String,
-    reason: String,
-    revoked_at: String,
-    changed: bool,
-}
 
 fn report(r: &RevocationResponse) {
     let already = if r.changed {
@@ -68,8 +58,12 @@ pub fn revoke(args: &Revoke) -> Result<(), CliError> {
         }
     };
     let client = Client::new(&args.server.server, &args.server.credentials()?)?;
-    let response: RevocationResponse =
-        client.post_json(&path, &serde_json::json!({ "reason": args.reason }))?;
+    let response: RevocationResponse = client.post_json(
+        &path,
+        &RevokeRequest {
+            reason: args.reason.clone(),
+        },
+    )?;
     report(&response);
     Ok(())
 }

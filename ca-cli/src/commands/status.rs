@@ -1,7 +1,7 @@
 //! `robotid status`: the standing of robots or certificates, for customs
 //! and distributors. Exit 0 when every ID is good, 1 when any is not.
 
-use serde::{Deserialize, Serialize};
+use robotid_wire::status::{BulkRequest, BulkResponse};
 
 use crate::cli::Status;
 use crate::client::Client;
@@ -9,29 +9,6 @@ use crate::error::CliError;
 
 /// Most IDs the server takes in one request; longer lists are sent in parts.
 const PER_REQUEST: usize = 100_000;
-
-#[derive(Debug, Deserialize, Serialize)]
-struct IdStatus {
-    id: String,
-    status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    revoked_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    serial: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    robot_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    not_after: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-struct BulkResponse {
-    results: Vec<IdStatus>,
-}
 
 fn ids(args: &Status) -> Result<Vec<String>, CliError> {
     let Some(path) = &args.file else {
@@ -68,7 +45,7 @@ pub fn run(args: &Status) -> Result<(), CliError> {
     };
     let mut results = Vec::with_capacity(ids.len());
     for part in ids.chunks(PER_REQUEST) {
-        let answer: BulkResponse = client.post_json(path, &serde_json::json!({ "ids": part }))?;
+        let answer: BulkResponse = client.post_json(path, &BulkRequest { ids: part.to_vec() })?;
         if answer.results.len() != part.len() {
             return Err(CliError::Refused(format!(
                 "the server answered {} of {} IDs",

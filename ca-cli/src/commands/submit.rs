@@ -3,35 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use robotid_wire::enroll::{BatchRequest, BatchResponse, CertificateResponse};
 
 use crate::cli::Submit;
-use crate::client::{Client, Problem};
+use crate::client::{Client, describe};
 use crate::error::CliError;
 use crate::output::write_file;
-
-#[derive(Deserialize)]
-struct Certificate {
-    status: String,
-    serial: String,
-    robot_id: String,
-    certificate_pem: String,
-    chain_pem: String,
-}
-
-#[derive(Deserialize)]
-struct BatchItem {
-    index: usize,
-    status: Option<String>,
-    certificate_pem: Option<String>,
-    problem: Option<Problem>,
-}
-
-#[derive(Deserialize)]
-struct BatchResponse {
-    chain_pem: String,
-    results: Vec<BatchItem>,
-}
 
 pub fn run(args: &Submit) -> Result<(), CliError> {
     let client = Client::new(&args.server.server, &args.server.credentials()?)?;
@@ -54,7 +31,7 @@ fn single(client: &Client, csr: &Path, out: &Path, reissue: bool) -> Result<(), 
     } else {
         "/api/v1/enroll"
     };
-    let cert: Certificate = client.post_csr(path, bytes)?;
+    let cert: CertificateResponse = client.post_csr(path, bytes)?;
     write_file(
         out,
         format!("{}{}", cert.certificate_pem, cert.chain_pem).as_bytes(),
@@ -112,7 +89,7 @@ fn batch(
                     .map_err(|e| CliError::Input(format!("{}: {e}", p.display())))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let body = serde_json::json!({ "csrs": csrs, "reissue": reissue });
+        let body = BatchRequest { csrs, reissue };
         let response: BatchResponse = client.post_json("/api/v1/enroll/batch", &body)?;
         for item in response.results {
             let source = group.get(item.index).ok_or_else(|| {
@@ -122,9 +99,9 @@ fn batch(
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match (item.certificate_pem, item.problem) {
-                (Some(pem), _) => {
-                    if item.status.as_deref() == Some("existing") {
+            match (item.certificate, item.problem) {
+                (Some(certificate), _) => {
+                    if certificate.status == "existing" {
                         existing += 1;
                     } else {
                         issued += 1;
@@ -132,13 +109,13 @@ fn batch(
                     let out = out_dir.join(format!("{stem}.pem"));
                     write_file(
                         &out,
-                        format!("{pem}{}", response.chain_pem).as_bytes(),
+                        format!("{}{}", certificate.certificate_pem, response.chain_pem).as_bytes(),
                         true,
                     )?;
                 }
                 (None, Some(problem)) => {
                     refused += 1;
-                    bar.suspend(|| eprintln!("{}: {problem}", source.display()));
+                    bar.suspend(|| eprintln!("{}: {}", source.display(), describe(&problem)));
                 }
                 (None, None) => {
                     return Err(CliError::Refused(format!(

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use robotid_issuer::pem;
 use robotid_verifier::rule::Rule;
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Caller;
@@ -18,21 +17,12 @@ use crate::ra::Delivered;
 /// Media types accepted for a single CSR (DER or PEM either way).
 const CSR_TYPES: &[&str] = &["application/pkcs10", "application/x-pem-file"];
 
-/// A certificate in a response.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CertificateResponse {
-    /// `issued` (by this request) or `existing` (the identical CSR was
-    /// answered before: the same certificate).
-    pub status: String,
-    /// Serial, hex.
-    pub serial: String,
-    /// Robot ID.
-    pub robot_id: String,
-    /// The certificate, PEM.
-    pub certificate_pem: String,
-    /// The chain above it (issuing CA), PEM.
-    pub chain_pem: String,
-}
+pub use robotid_wire::enroll::{BatchCertificate, BatchRequest, CertificateResponse};
+
+/// One item's result in a batch, its refusal as this server's [`Problem`].
+pub type BatchItem = robotid_wire::enroll::BatchItem<Problem>;
+/// The answer to a batch, its refusals as this server's [`Problem`]s.
+pub type BatchResponse = robotid_wire::enroll::BatchResponse<Problem>;
 
 fn respond(d: Delivered, chain_pem: &str) -> CertificateResponse {
     CertificateResponse {
@@ -99,58 +89,6 @@ pub async fn single(
         Json(respond(delivered, &state.ra.certs().chain_pem)),
     )
         .into_response())
-}
-
-/// The body of a batch request.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    /// CSRs, PEM.
-    pub csrs: Vec<String>,
-    /// A declared re-issue for every robot in the batch.
-    #[serde(default)]
-    pub reissue: bool,
-}
-
-/// One item's result in a batch.
-#[derive(Debug, Serialize)]
-pub struct BatchItem {
-    /// Position in the request.
-    pub index: usize,
-    /// The certificate, when issued or existing.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<BatchCertificate>,
-    /// The refusal, otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<Problem>,
-}
-
-/// A certificate in a batch result (the chain is given once per batch).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BatchCertificate {
-    /// `issued` or `existing`.
-    pub status: String,
-    /// Serial, hex.
-    pub serial: String,
-    /// Robot ID.
-    pub robot_id: String,
-    /// The certificate, PEM.
-    pub certificate_pem: String,
-}
-
-/// The answer to a batch.
-#[derive(Debug, Serialize)]
-pub struct BatchResponse {
-    /// Certificates issued by this request.
-    pub issued: usize,
-    /// Certificates issued before for identical CSRs.
-    pub existing: usize,
-    /// Refused CSRs.
-    pub refused: usize,
-    /// The chain above every certificate (issuing CA), PEM.
-    pub chain_pem: String,
-    /// One result per CSR, in order.
-    pub results: Vec<BatchItem>,
 }
 
 /// `POST /api/v1/enroll/batch`: up to `max_batch` CSRs; one bad CSR does

@@ -4,6 +4,7 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robotid_verifier::rule::{Kind, Rule};
+use robotid_wire::ProblemDocument;
 use serde::Serialize;
 
 use crate::ra::Refusal;
@@ -30,30 +31,20 @@ pub struct Problem {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Document<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    rule: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<&'a str>,
-}
-
 impl Serialize for Problem {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Document {
-            kind: format!("urn:robotid:problem:{}", self.rule),
-            title: self.status_code().canonical_reason().unwrap_or("Error"),
+        ProblemDocument {
+            kind: ProblemDocument::type_of(self.rule.as_str()),
+            title: self
+                .status_code()
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_owned(),
             status: self.status,
-            detail: &self.detail,
-            rule: self.rule.as_str(),
-            field: self.field.as_deref(),
-            value: self.value.as_deref(),
+            detail: self.detail.clone(),
+            rule: self.rule.as_str().to_owned(),
+            field: self.field.clone(),
+            value: self.value.clone(),
         }
         .serialize(s)
     }

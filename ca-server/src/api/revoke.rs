@@ -8,7 +8,6 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Caller;
@@ -19,30 +18,7 @@ use crate::store::{Change, RevocationRecord, Standing};
 /// Largest revoke request body.
 const MAX_BODY: usize = 4096;
 
-/// `POST .../revoke`.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeRequest {
-    /// RFC 5280 reason name, e.g. `keyCompromise`.
-    pub reason: String,
-}
-
-/// A certificate's revocation after a revoke, hold or release.
-#[derive(Debug, Deserialize, Serialize)]
-pub struct RevocationResponse {
-    /// The robot.
-    pub robot_id: String,
-    /// Certificate serial, hex.
-    pub serial: String,
-    /// `revoked`, `on_hold` or `good`.
-    pub status: String,
-    /// The reason (certificateHold for a hold or a released hold).
-    pub reason: String,
-    /// When it was revoked or held, RFC 3339.
-    pub revoked_at: String,
-    /// Whether this call changed anything (false: it already was so).
-    pub changed: bool,
-}
+pub use robotid_wire::revocation::{RevocationResponse, RevokeRequest};
 
 pub(super) fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)

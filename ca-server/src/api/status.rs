@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use robotid_verifier::robot_id::RobotId;
 use robotid_verifier::rule::Rule;
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::body;
@@ -23,48 +22,7 @@ pub const MAX_IDS: usize = 100_000;
 /// Largest bulk request body: 100,000 IDs of up to 40 characters in JSON.
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
-/// `POST /status`.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BulkRequest {
-    /// Robot IDs or certificate serials (hex), mixed as wanted.
-    pub ids: Vec<String>,
-}
-
-/// One ID's status.
-#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
-pub struct IdStatus {
-    /// The ID as asked.
-    pub id: String,
-    /// `good`, `revoked`, `on_hold`, `unknown` (not a certificate or robot
-    /// of this CA) or `invalid` (neither a robot ID nor a serial).
-    pub status: String,
-    /// Revocation reason (RFC 5280 name), when revoked or on hold.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// When it was revoked or put on hold, RFC 3339.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
-    /// The certificate the answer is about, hex.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
-    /// Its robot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub robot_id: Option<String>,
-    /// End of the certificate's validity, RFC 3339.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_after: Option<String>,
-    /// Why an ID is invalid.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// `POST /status` answer, in request order.
-#[derive(Debug, Deserialize, Serialize)]
-pub struct BulkResponse {
-    /// One entry per requested ID.
-    pub results: Vec<IdStatus>,
-}
+pub use robotid_wire::status::{BulkRequest, BulkResponse, IdStatus};
 
 enum Key {
     Robot(String),

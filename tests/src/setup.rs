@@ -1,0 +1,244 @@
+//! What the end-to-end tests of the server share: a server with two
+//! manufacturers registered, HTTPS clients with their credentials, robot
+//! CSRs, credentials the CA never issued, reading the registry file.
+
+// Test support: a panic with the cause is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use robotid_cli::client::tls_config;
+use robotid_verifier::robot_id::RobotId;
+
+use crate::process::{Run, repo_root, robotid, run_in, tempdir};
+use crate::server::Server;
+
+/// An HTTPS client trusting the CA, with the credentials in `creds` (or none).
+///
+/// The TLS setup is the CLI's own ([`robotid_cli::client::tls_config`]);
+/// the anchor is the server's root, whatever the folder's ca.pem says.
+pub fn https(server: &Server, creds: Option<&Path>) -> reqwest::blocking::Client {
+    let tls = tls_config(&server.data_dir.join("ca/root-ca.pem"), creds).unwrap();
+    reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap()
+}
+
+/// A server with manufacturer UBX (model WK5, the example rules) and ACME
+/// (model X1) registered; credentials in `<dir>/ubx` and `<dir>/acme`.
+pub struct Setup {
+    /// The working folder: manufacturers' credentials, keys, CSRs.
+    pub dir: tempfile::TempDir,
+    /// The server, its data folder below `dir`.
+    pub server: Server,
+}
+
+impl Setup {
+    /// Starts the server (SQLite, or the database at `database_url`) and
+    /// registers UBX and ACME with the `robotid` binary.
+    pub fn new(database_url: Option<&str>) -> Setup {
+        Self::with_flags(database_url, &[])
+    }
+
+    /// As [`Setup::new`], with more flags for `robotid-ca`.
+    pub fn with_flags(database_url: Option<&str>, flags: &[&str]) -> Setup {
+        // reqwest's plain-HTTP client needs a process-wide rustls provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempdir();
+        let server = Server::start_with(&dir.path().join("data"), database_url, flags);
+        let s = Setup { dir, server };
+        let rules = repo_root()
+            .join("policies/models/example-wk5.toml")
+            .display()
+            .to_string();
+        for (code, name, model) in [
+            ("UBX", "Example Robotics Ltd", "WK5"),
+            ("ACME", "Acme Humanoids", "X1"),
+        ] {
+            let out = code.to_lowercase();
+            s.robotid(
+                &[
+                    "admin",
+                    "manufacturer",
+                    "add",
+                    "--code",
+                    code,
+                    "--name",
+                    name,
+                    "--country",
+                    "CN",
+                    "--out-dir",
+                    &out,
+                ],
+                "operator",
+            )
+            .expect_code(0);
+            s.robotid(
+                &[
+                    "admin",
+                    "model",
+                    "add",
+                    "--manufacturer",
+                    code,
+                    "--model",
+                    model,
+                    "--rules",
+                    &rules,
+                ],
+                "operator",
+            )
+            .expect_code(0);
+        }
+        s
+    }
+
+    /// The working folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The credentials folder of `who`: `operator`, `ubx` or `acme`.
+    pub fn creds(&self, who: &str) -> PathBuf {
+        if who == "operator" {
+            self.server.operator()
+        } else {
+            self.path().join(who)
+        }
+    }
+
+    /// Runs `robotid ARGS --server API --credentials <who>`.
+    pub fn robotid(&self, args: &[&str], who: &str) -> Run {
+        let creds = self.creds(who).display().to_string();
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend_from_slice(&["--server", &self.server.api, "--credentials", &creds]);
+        robotid(self.path(), &full)
+    }
+
+    /// A key and CSR for robot `serial` of (code, model), as the example
+    /// manifest with that ID; returns the CSR's path.
+    pub fn csr(&self, code: &str, model: &str, serial: &str, key_name: &str) -> PathBuf {
+        self.csr_with(code, model, serial, key_name, |m| m)
+    }
+
+    /// As `csr`, with the manifest text passed through `edit`.
+    pub fn csr_with(
+        &self,
+        code: &str,
+        model: &str,
+        serial: &str,
+        key_name: &str,
+        edit: impl Fn(String) -> String,
+    ) -> PathBuf {
+        let id = RobotId::new(code, model, serial).unwrap();
+        let example =
+            edit(std::fs::read_to_string(repo_root().join("examples/wk5/manifest.toml")).unwrap());
+        let manifest = example
+            .replace("UBX-WK5-00001234-I", id.as_str())
+            .replace("model = \"WK5\"", &format!("model = \"{model}\""))
+            .replace(
+                "firmware/",
+                &format!("{}/", repo_root().join("examples/wk5/firmware").display()),
+            );
+        let m = self.path().join(format!("{id}.toml"));
+        std::fs::write(&m, manifest).unwrap();
+        let key = self.path().join(key_name);
+        if !key.exists() {
+            robotid(
+                self.path(),
+                &["key", "new", "--out", &key.display().to_string()],
+            )
+            .expect_code(0);
+        }
+        let csr = self.path().join(format!("{id}-{key_name}.csr"));
+        robotid(
+            self.path(),
+            &[
+                "csr",
+                "new",
+                "--manifest",
+                &m.display().to_string(),
+                "--key",
+                &key.display().to_string(),
+                "--out",
+                &csr.display().to_string(),
+                "--force",
+            ],
+        )
+        .expect_code(0);
+        csr
+    }
+}
+
+/// The serial (hex) of the first certificate in the PEM file `pem_path`.
+pub fn serial_of(pem_path: &Path) -> String {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(pem_path).unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    hex::encode(cert.raw_serial())
+}
+
+/// Status and body of a problem+json answer.
+pub fn problem(response: reqwest::blocking::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let ctype = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    assert_eq!(ctype, "application/problem+json", "status {status}");
+    (status, response.json().unwrap())
+}
+
+/// A client credential signed by the CA's issuing key, valid for `days`
+/// (negative: expired a minute ago, after half an hour of life), written as
+/// client.pem/client.key/ca.pem.
+pub fn make_credential(data_dir: &Path, out: &Path, days: i64) {
+    use rcgen::{
+        CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca = data_dir.join("ca");
+    let issuing_key =
+        KeyPair::from_pem(&std::fs::read_to_string(ca.join("issuing-ca.key")).unwrap()).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(
+        &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
+        issuing_key,
+    )
+    .unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, "UBX");
+    let now = time::OffsetDateTime::now_utc();
+    if days < 0 {
+        params.not_before = now - time::Duration::minutes(30);
+        params.not_after = now - time::Duration::minutes(1);
+    } else {
+        params.not_before = now - time::Duration::minutes(30);
+        params.not_after = now + time::Duration::days(days);
+    }
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.use_authority_key_identifier_extension = true;
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::create_dir_all(out).unwrap();
+    std::fs::write(
+        out.join("client.pem"),
+        cert.pem() + &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(out.join("client.key"), key.serialize_pem()).unwrap();
+    std::fs::copy(ca.join("root-ca.pem"), out.join("ca.pem")).unwrap();
+}
+
+/// Rows of `query` on the SQLite registry in `data_dir`, one per line,
+/// columns joined by `|`, read with Python's sqlite3 (an independent reader
+/// of the file), read-only.
+pub fn sqlite_rows(dir: &Path, data_dir: &Path, query: &str) -> String {
+    let db = data_dir.join("registry.sqlite").display().to_string();
+    let script = "import sqlite3,sys\n\
+        c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro',uri=True)\n\
+        for r in c.execute(sys.argv[2]): print('|'.join(str(x) for x in r))\n";
+    run_in(dir, "python3", &["-c", script, &db, query])
+        .expect_code(0)
+        .stdout
+}
