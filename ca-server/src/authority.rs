@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use rcgen::KeyPair;
 use robotid_issuer::csr::{self, VerifiedCsr};
 use robotid_issuer::signer::{IssueError, PreparedCertificate, Signer};
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord, Refusal};
@@ -51,7 +50,7 @@ pub struct Delivered {
 /// The CA server's issuing side.
 pub struct Authority {
     /// The signer, the only holder of the issuing key.
-    pub signer: Signer<KeyPair>,
+    pub signer: Signer,
     /// The registry.
     pub store: Store,
     /// The CA's certificates.
@@ -778,6 +777,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use rcgen::KeyPair;
     use robotid_issuer::ceremony::{self, CaConfig};
     use robotid_issuer::signer::SignerConfig;
     use robotid_issuer::vetting::ManufacturerRecord;
@@ -826,13 +826,10 @@ mod tests {
         };
         ceremony::init(&dir.join("ca"), &config).unwrap();
         let ca = ceremony::load(&dir.join("ca")).unwrap();
-        let signer = Signer::new(
-            ca.issuing_der.clone(),
-            ca.issuing_key,
-            vec![ca.root_der.clone()],
-            SignerConfig::new(config.public_url),
-        )
-        .unwrap();
+        let (issuing_der, root_der) = (ca.issuing_der.clone(), ca.root_der.clone());
+        let signer = ca
+            .into_signer(SignerConfig::new(config.public_url))
+            .unwrap();
         let url = format!("sqlite:{}", dir.join("registry.db").display());
         let store = Store::connect(&url).await.unwrap();
         store
@@ -865,8 +862,8 @@ mod tests {
             store,
             certs: CaCertificates {
                 name: "Test".into(),
-                root_der: ca.root_der,
-                issuing_der: ca.issuing_der,
+                root_der,
+                issuing_der,
                 chain_pem: String::new(),
                 root_pem: String::new(),
             },

@@ -10,6 +10,7 @@ pub mod api;
 pub mod authority;
 pub mod bootstrap;
 pub mod config;
+pub mod delegated;
 pub mod facts;
 pub mod history_signer;
 mod locks;
@@ -68,13 +69,14 @@ const STALE_PENDING_SECS: i64 = 600;
 
 /// Starts the server and serves until the process ends.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let ready = bootstrap::prepare(&config)?;
+    bootstrap::create_data_dir(&config)?;
     let url = config.database_url();
     let store_err = |source| StartError::Store {
         url: config::redact(&url),
         source,
     };
     let store = Store::connect(&url).await.map_err(store_err)?;
+    let ready = bootstrap::prepare(&config, &store).await?;
     if store
         .credential(&ready.operator_serial)
         .await
@@ -121,9 +123,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let revocation =
         revocation::service::Revocation::start(Arc::clone(&authority), ready.ca_dir.clone())
             .await?;
-    let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(
-        &authority,
-    ))?);
+    let history_signer =
+        Arc::new(history_signer::HistorySigner::start(Arc::clone(&authority)).await?);
     let state = AppState {
         pipeline: pipeline::Pipeline::start(Arc::clone(&authority)),
         authority,

@@ -53,12 +53,12 @@ pub(crate) fn params(
     dn.push(DnType::OrganizationName, ca_name);
     dn.push(DnType::CommonName, format!("{ca_name} {}", purpose.title()));
     params.distinguished_name = dn;
-    params.serial_number = Some(SerialNumber::from_slice(&random_serial().map_err(|_| {
-        ExtensionError {
+    params.serial_number = Some(SerialNumber::from_slice(&random_serial().map_err(
+        |_| ExtensionError {
             extension: "serialNumber",
             reason: "random source failed".into(),
-        }
-    })?));
+        },
+    )?));
     params.not_before = now - BACKDATE;
     params.not_after = now + VALIDITY;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];

@@ -361,11 +361,9 @@ pub fn lint_crl(
     let names_url = |p: &x509_parser::extensions::IssuingDistributionPoint<'_>| match &p
         .distribution_point
     {
-        Some(x509_parser::extensions::DistributionPointName::FullName(names)) => {
-            names.iter().any(|n| {
-                matches!(n, x509_parser::extensions::GeneralName::URI(u) if *u == expected.url)
-            })
-        }
+        Some(x509_parser::extensions::DistributionPointName::FullName(names)) => names.iter().any(
+            |n| matches!(n, x509_parser::extensions::GeneralName::URI(u) if *u == expected.url),
+        ),
         _ => false,
     };
     match idp {

@@ -317,8 +317,7 @@ impl<K: CaKey> Signer<K> {
             )));
         }
         let algorithm = crate::keys::signature_algorithm(key_algorithm);
-        let verify_alg: &'static dyn ring::signature::VerificationAlgorithm = match key_algorithm
-        {
+        let verify_alg: &'static dyn ring::signature::VerificationAlgorithm = match key_algorithm {
             robotid_verifier::profile::KeyAlgorithm::P256 => {
                 &ring::signature::ECDSA_P256_SHA256_ASN1
             }
@@ -405,7 +404,8 @@ impl<K: CaKey> Signer<K> {
         if !violations.is_empty() {
             return Err(IssueError::Lint(violations));
         }
-        let (tbs, signature_algorithm) = linted_tbs(precert.der(), parsed.tbs_certificate.as_ref())?;
+        let (tbs, signature_algorithm) =
+            linted_tbs(precert.der(), parsed.tbs_certificate.as_ref())?;
         Ok(PreparedCertificate {
             issuer_id: self.issuer_id.clone(),
             tbs,
@@ -520,7 +520,8 @@ impl<K: CaKey> Signer<K> {
             .and_then(|cn| cn.as_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let (tbs, signature_algorithm) = linted_tbs(precert.der(), parsed.tbs_certificate.as_ref())?;
+        let (tbs, signature_algorithm) =
+            linted_tbs(precert.der(), parsed.tbs_certificate.as_ref())?;
         Ok(PreparedCertificate {
             issuer_id: self.issuer_id.clone(),
             tbs,

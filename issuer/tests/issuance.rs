@@ -9,7 +9,9 @@ use robotid_issuer::csr;
 use robotid_issuer::delegated::Purpose;
 use robotid_issuer::key::{CaKey, KeyFailure, SoftwareKey};
 use robotid_issuer::keys::{self, KeyAlgorithm};
-use robotid_issuer::signer::{CertificateKind, CrlEntry, CrlRequest, IssueError, Signer, SignerConfig};
+use robotid_issuer::signer::{
+    CertificateKind, CrlEntry, CrlRequest, IssueError, Signer, SignerConfig,
+};
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
 use robotid_verifier::identity::{
     DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
@@ -328,8 +330,13 @@ fn an_issuing_ca_outside_the_anchors_is_refused() {
     let other = ceremony::load(&loaded_dir.path().join("ca")).unwrap();
     let refused = Signer::new(
         other.issuing_der,
-        SoftwareKey::read(&loaded_dir.path().join("ca").join(ceremony::files::ISSUING_KEY))
-            .unwrap(),
+        SoftwareKey::read(
+            &loaded_dir
+                .path()
+                .join("ca")
+                .join(ceremony::files::ISSUING_KEY),
+        )
+        .unwrap(),
         vec![ca().root],
         SignerConfig::new("http://x"),
     );
@@ -467,7 +474,10 @@ fn credentials_and_delegated_signers_are_prepared_linted_and_issued() {
         let (_, cert) = X509Certificate::from_der(&issued.der).unwrap();
         cert.verify_signature(Some(issuer.public_key())).unwrap();
         assert_eq!(cert.raw_serial(), serial.as_slice());
-        assert_eq!(cert.validity().not_after.timestamp(), not_after.unix_timestamp());
+        assert_eq!(
+            cert.validity().not_after.timestamp(),
+            not_after.unix_timestamp()
+        );
         assert_eq!(cert.public_key().raw, spki.as_slice());
     }
 }
@@ -490,7 +500,8 @@ fn a_crl_is_linted_then_signed_by_the_issuing_ca() {
             }],
         })
         .unwrap();
-    let (rest, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+    let (rest, crl) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
     assert!(rest.is_empty());
     let (_, issuer) = X509Certificate::from_der(ca.signer.issuer_der()).unwrap();
     crl.verify_signature(issuer.public_key()).unwrap();

@@ -149,16 +149,18 @@ pub async fn add_manufacturer(
         code: req.code.clone(),
         name: req.name.clone(),
     };
-    let issued = authority
+    // Recorded before it is signed, like every certificate of the CA.
+    let prepared = authority
         .signer
-        .issue_credential(
+        .prepare_credential(
             &kind,
             &authority.certs.name,
             &spki,
             time::OffsetDateTime::now_utc(),
         )
         .map_err(Problem::internal)?;
-    let serial = hex::encode(&issued.serial);
+    let record = crate::store::CaCertificate::of(&prepared);
+    let serial = record.serial_hex.clone();
     let credential = Credential {
         serial_hex: serial.clone(),
         role: Role::Manufacturer,
@@ -171,6 +173,20 @@ pub async fn add_manufacturer(
     authority
         .store
         .add_credential(&credential, &caller.actor())
+        .await
+        .map_err(store_problem)?;
+    authority
+        .store
+        .record_ca_certificate(&record)
+        .await
+        .map_err(store_problem)?;
+    let issued = authority
+        .signer
+        .issue(prepared)
+        .map_err(Problem::internal)?;
+    authority
+        .store
+        .complete_ca_certificate(&serial, &issued.der)
         .await
         .map_err(store_problem)?;
     Ok((

@@ -575,6 +575,7 @@ pub async fn build_bundle(
     })?;
     let signed = signer
         .sign_head(robot_id, last.seq, &last.hash)
+        .await
         .map_err(Problem::internal)?;
     let head = SignedHead {
         robot_id: robot_id.to_owned(),

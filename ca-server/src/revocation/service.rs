@@ -22,8 +22,9 @@ use tokio::sync::{Notify, Semaphore};
 use super::background;
 use super::index::{CrlIndex, Snapshot};
 use super::ocsp::{self, IssuerHashes, RequestError, Status};
-use super::responder_key::{self, ResponderKey, ResponderKeyError};
+use super::responder_key::{ResponderKey, ResponderKeyError};
 use crate::authority::Authority;
+use crate::delegated::DelegatedSigner;
 use crate::locks::{read, write};
 use crate::store::{RevocationRecord, Standing, StoreError};
 use robotid_issuer::signer::{CrlEntry, CrlRequest};
@@ -138,18 +139,13 @@ impl Revocation {
         authority: Arc<Authority>,
         ca_dir: PathBuf,
     ) -> Result<Arc<Self>, RevocationError> {
-        let key = {
-            let (authority, ca_dir) = (Arc::clone(&authority), ca_dir.clone());
-            tokio::task::spawn_blocking(move || {
-                responder_key::load_or_rotate(
-                    &ca_dir,
-                    &authority.signer,
-                    time::OffsetDateTime::now_utc(),
-                )
-            })
-            .await
-            .map_err(|e| RevocationError::Signing(e.to_string()))??
-        };
+        let key = DelegatedSigner::ocsp(authority.certs.name.clone(), &ca_dir)
+            .load_or_rotate(
+                &authority.signer,
+                &authority.store,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
         let hashes = IssuerHashes::of(authority.signer.issuer_der())
             .map_err(|e| RevocationError::Signing(e.to_string()))?;
         let service = Arc::new(Self {
@@ -474,12 +470,14 @@ impl Revocation {
     async fn refresh(&self) -> Result<(), RevocationError> {
         let due = read(&self.key).due_for_rotation(now());
         if due {
-            let (authority, ca_dir) = (Arc::clone(&self.authority), self.ca_dir.clone());
-            let key = tokio::task::spawn_blocking(move || {
-                responder_key::rotate(&ca_dir, &authority.signer, time::OffsetDateTime::now_utc())
-            })
-            .await
-            .map_err(|e| RevocationError::Signing(e.to_string()))??;
+            let authority = &self.authority;
+            let key = DelegatedSigner::ocsp(authority.certs.name.clone(), &self.ca_dir)
+                .rotate(
+                    &authority.signer,
+                    &authority.store,
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await?;
             tracing::info!(not_after = key.not_after, "OCSP signer replaced");
             *write(&self.key) = Arc::new(key);
         }

@@ -18,6 +18,7 @@
 mod admin;
 mod audit;
 mod batch;
+mod ca_certificates;
 mod checkpoint;
 mod completion;
 mod decide;
@@ -36,6 +37,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
+pub use ca_certificates::CaCertificate;
 pub use error::StoreError;
 pub use lifecycle::{Appended, CertificateEffect, LifecycleEvent, NewEvent, lifecycle_rules};
 pub use records::{
