@@ -240,3 +240,50 @@ async fn operator_credential(
         cert.validity().not_after.timestamp(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    /// The TLS certificate and the operator's credential made at first
+    /// start are in the registry with their DER, under their kinds, and a
+    /// second start finds them there and issues nothing new.
+    #[tokio::test]
+    async fn what_start_up_issues_is_recorded_in_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = Config::parse_from([
+            "robotid-ca",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &format!("sqlite:{}", dir.path().join("registry.db").display()),
+        ]);
+        create_data_dir(&config).unwrap();
+        let store = Store::connect(&config.database_url()).await.unwrap();
+        let ready = prepare(&config, &store).await.unwrap();
+        let tls = x509_parser::parse_x509_certificate(&ready.tls_chain[0])
+            .unwrap()
+            .1;
+        let tls_serial = hex::encode(tls.raw_serial());
+        let recorded = store.ca_certificate(&tls_serial).await.unwrap().unwrap();
+        assert_eq!(recorded.kind, "tls_server");
+        assert_eq!(recorded.der.as_deref(), Some(ready.tls_chain[0].as_ref()));
+        let operator = store
+            .ca_certificate(&ready.operator_serial)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(operator.kind, "operator");
+        assert_eq!(operator.not_after, ready.operator_not_after);
+        assert!(operator.der.is_some());
+
+        let again = prepare(&config, &store).await.unwrap();
+        assert_eq!(again.operator_serial, ready.operator_serial);
+        assert_eq!(again.tls_chain[0], ready.tls_chain[0]);
+    }
+}

@@ -385,3 +385,51 @@ pub fn lint_crl(
     }
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test")]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::FromDer;
+
+    /// The issuing CA's own certificate, linted as if it were an OCSP
+    /// signer's, breaks each rule that tells a CA from a delegated signer.
+    #[test]
+    fn a_ca_certificate_fails_the_service_profile_rule_by_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::ceremony::CaConfig {
+            name: "Lint".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+        };
+        crate::ceremony::init(&dir.path().join("ca"), &config).unwrap();
+        let loaded = crate::ceremony::load(&dir.path().join("ca")).unwrap();
+        let (_, root) = X509Certificate::from_der(&loaded.root_der).unwrap();
+        let (_, issuing) = X509Certificate::from_der(&loaded.issuing_der).unwrap();
+        let profile = ServiceProfile {
+            kind: "ocsp_signer",
+            eku: vec![ServiceProfile::ocsp_signing()],
+            san: false,
+            ocsp_nocheck: true,
+            max_life: 90 * 86_400,
+            spki_der: issuing.public_key().raw.to_vec(),
+        };
+        let rules: Vec<&str> = lint_service(&issuing, &IssuerFacts::of(&root), &profile)
+            .iter()
+            .map(|v| v.rule)
+            .collect();
+        for rule in [
+            "service.basic_constraints",
+            "service.key_usage",
+            "service.extended_key_usage",
+            "service.ocsp_nocheck",
+            "service.validity",
+        ] {
+            assert!(rules.contains(&rule), "{rule} not in {rules:?}");
+        }
+        // Issued under the root, it passes the issuer checks against the
+        // root, and fails them against itself.
+        assert!(!rules.contains(&"issuer.name"), "{rules:?}");
+        let against_itself = lint_service(&issuing, &IssuerFacts::of(&issuing), &profile);
+        assert!(against_itself.iter().any(|v| v.rule == "issuer.name"));
+    }
+}
