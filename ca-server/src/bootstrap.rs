@@ -1,21 +1,24 @@
 //! First start and every start: the data folder, the development CA (made
 //! by the same ceremony as `robotid ca init` when there is none), the
-//! server's TLS certificate and the operator's credentials.
+//! server's TLS certificate and the operator's credentials. Certificates
+//! issued here are recorded in the registry before the issuing key signs
+//! them; those found from an earlier start are recorded if missing.
 
 use std::path::{Path, PathBuf};
 
-use rcgen::{KeyPair, PublicKeyData};
+use rcgen::PublicKeyData;
 use robotid_issuer::ceremony::{self, CaConfig, files};
 use robotid_issuer::credentials::CredentialKind;
 use robotid_issuer::keys::{self, KeyAlgorithm};
 use robotid_issuer::pem;
-use robotid_issuer::signer::{Signer, SignerConfig};
+use robotid_issuer::signer::{CertificateKind, Signer, SignerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
 use crate::ca::CaCertificates;
 use crate::config::Config;
+use crate::store::{CaCertificate, Store};
 
 /// Start-up failures, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +42,7 @@ pub mod credential_files {
 /// What start-up made ready.
 pub struct Ready {
     /// The signer.
-    pub signer: Signer<KeyPair>,
+    pub signer: Signer,
     /// The CA's certificates.
     pub certs: CaCertificates,
     /// The server's TLS chain.
@@ -70,8 +73,14 @@ fn create_private_dir(dir: &Path) -> Result<(), BootError> {
     builder.create(dir).map_err(boot(dir.display()))
 }
 
-/// Prepares the data folder.
-pub fn prepare(config: &Config) -> Result<Ready, BootError> {
+/// Creates the data folder (private) if missing, so the registry can be
+/// opened in it before [`prepare`].
+pub fn create_data_dir(config: &Config) -> Result<(), BootError> {
+    create_private_dir(&config.data_dir)
+}
+
+/// Prepares the data folder, recording what it issues in `store`.
+pub async fn prepare(config: &Config, store: &Store) -> Result<Ready, BootError> {
     create_private_dir(&config.data_dir)?;
     let ca_dir = config.data_dir.join("ca");
     if !ca_dir.join(files::CONFIG).exists() {
@@ -90,20 +99,17 @@ pub fn prepare(config: &Config) -> Result<Ready, BootError> {
         root_der: ca.root_der.clone(),
         issuing_der: ca.issuing_der.clone(),
     };
-    let signer = Signer::new(
-        ca.issuing_der,
-        ca.issuing_key,
-        vec![ca.root_der],
-        SignerConfig::new(ca.config.public_url.clone()),
-    )
-    .map_err(boot("issuing CA"))?;
+    let public_url = ca.config.public_url.clone();
+    let signer = ca
+        .into_signer(SignerConfig::new(public_url))
+        .map_err(boot("issuing CA"))?;
 
     let tls_dir = config.data_dir.join("tls");
     let hosts = vec!["localhost".to_owned(), config.listen.ip().to_string()];
-    let (tls_chain, tls_key) = tls_identity(&tls_dir, &signer, &certs, hosts)?;
+    let (tls_chain, tls_key) = tls_identity(&tls_dir, &signer, store, &certs, hosts).await?;
     let operator_dir = config.data_dir.join("operator");
     let (operator_serial, operator_not_after) =
-        operator_credential(&operator_dir, &signer, &certs)?;
+        operator_credential(&operator_dir, &signer, store, &certs).await?;
     Ok(Ready {
         signer,
         certs,
@@ -116,11 +122,14 @@ pub fn prepare(config: &Config) -> Result<Ready, BootError> {
     })
 }
 
-/// Issues a credential for a fresh key and writes key, certificate + chain
-/// and (optionally) the trust anchor into `dir`.
-fn write_credential(
+/// Issues a credential for a fresh key (recorded in `store` before it is
+/// signed) and writes key, certificate + chain and (optionally) the trust
+/// anchor into `dir`.
+#[allow(clippy::too_many_arguments, reason = "one call site per credential")]
+async fn write_credential(
     dir: &Path,
-    signer: &Signer<KeyPair>,
+    signer: &Signer,
+    store: &Store,
     certs: &CaCertificates,
     kind: &CredentialKind,
     cert_name: &str,
@@ -129,14 +138,26 @@ fn write_credential(
 ) -> Result<(), BootError> {
     create_private_dir(dir)?;
     let key = keys::generate(KeyAlgorithm::P256).map_err(boot("credential key"))?;
-    let issued = signer
-        .issue_credential(
+    let prepared = signer
+        .prepare_credential(
             kind,
             &certs.name,
             &key.subject_public_key_info(),
             OffsetDateTime::now_utc(),
         )
+        .map_err(boot("preparing a credential"))?;
+    let record = CaCertificate::of(&prepared);
+    store
+        .record_ca_certificate(&record)
+        .await
+        .map_err(boot("recording a credential"))?;
+    let issued = signer
+        .issue(prepared)
         .map_err(boot("issuing a credential"))?;
+    store
+        .complete_ca_certificate(&record.serial_hex, &issued.der)
+        .await
+        .map_err(boot("recording a credential"))?;
     keys::write_key(&dir.join(key_name), &key).map_err(boot("writing a credential key"))?;
     let chain = format!(
         "{}{}",
@@ -151,28 +172,45 @@ fn write_credential(
     Ok(())
 }
 
-fn tls_identity(
+async fn tls_identity(
     dir: &Path,
-    signer: &Signer<KeyPair>,
+    signer: &Signer,
+    store: &Store,
     certs: &CaCertificates,
     hosts: Vec<String>,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), BootError> {
     let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
     if !cert_path.exists() {
         let kind = CredentialKind::Server { hosts };
-        write_credential(dir, signer, certs, &kind, "server.pem", "server.key", false)?;
+        write_credential(
+            dir,
+            signer,
+            store,
+            certs,
+            &kind,
+            "server.pem",
+            "server.key",
+            false,
+        )
+        .await?;
     }
     let chain = CertificateDer::pem_file_iter(&cert_path)
         .map_err(boot(cert_path.display()))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(boot(cert_path.display()))?;
+    if let Some(leaf) = chain.first() {
+        crate::delegated::adopt(store, leaf, CertificateKind::TlsServer)
+            .await
+            .map_err(boot(format!("recording {}", cert_path.display())))?;
+    }
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(boot(key_path.display()))?;
     Ok((chain, key))
 }
 
-fn operator_credential(
+async fn operator_credential(
     dir: &Path,
-    signer: &Signer<KeyPair>,
+    signer: &Signer,
+    store: &Store,
     certs: &CaCertificates,
 ) -> Result<(String, i64), BootError> {
     let cert_path = dir.join(credential_files::CERT);
@@ -183,17 +221,69 @@ fn operator_credential(
         write_credential(
             dir,
             signer,
+            store,
             certs,
             &kind,
             credential_files::CERT,
             credential_files::KEY,
             true,
-        )?;
+        )
+        .await?;
     }
     let der = CertificateDer::from_pem_file(&cert_path).map_err(boot(cert_path.display()))?;
+    crate::delegated::adopt(store, &der, CertificateKind::Operator)
+        .await
+        .map_err(boot(format!("recording {}", cert_path.display())))?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(boot(cert_path.display()))?;
     Ok((
         hex::encode(cert.raw_serial()),
         cert.validity().not_after.timestamp(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    /// The TLS certificate and the operator's credential made at first
+    /// start are in the registry with their DER, under their kinds, and a
+    /// second start finds them there and issues nothing new.
+    #[tokio::test]
+    async fn what_start_up_issues_is_recorded_in_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = Config::parse_from([
+            "robotid-ca",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &format!("sqlite:{}", dir.path().join("registry.db").display()),
+        ]);
+        create_data_dir(&config).unwrap();
+        let store = Store::connect(&config.database_url()).await.unwrap();
+        let ready = prepare(&config, &store).await.unwrap();
+        let tls = x509_parser::parse_x509_certificate(&ready.tls_chain[0])
+            .unwrap()
+            .1;
+        let tls_serial = hex::encode(tls.raw_serial());
+        let recorded = store.ca_certificate(&tls_serial).await.unwrap().unwrap();
+        assert_eq!(recorded.kind, "tls_server");
+        assert_eq!(recorded.der.as_deref(), Some(ready.tls_chain[0].as_ref()));
+        let operator = store
+            .ca_certificate(&ready.operator_serial)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(operator.kind, "operator");
+        assert_eq!(operator.not_after, ready.operator_not_after);
+        assert!(operator.der.is_some());
+
+        let again = prepare(&config, &store).await.unwrap();
+        assert_eq!(again.operator_serial, ready.operator_serial);
+        assert_eq!(again.tls_chain[0], ready.tls_chain[0]);
+    }
 }

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use rcgen::KeyPair;
 use robotid_issuer::signer::Signer;
 
 use crate::store::Store;
@@ -14,7 +13,7 @@ use crate::store::Store;
 /// The CA's parts.
 pub struct Ca {
     /// The signer.
-    pub signer: Arc<Signer<KeyPair>>,
+    pub signer: Arc<Signer>,
     /// The registry.
     pub store: Store,
     /// The CA's certificates.

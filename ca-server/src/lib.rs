@@ -11,6 +11,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod ca;
 pub mod config;
+pub mod delegated;
 pub mod history_signer;
 mod locks;
 pub mod ra;
@@ -70,13 +71,14 @@ const STALE_PENDING_SECS: i64 = 600;
 
 /// Starts the server and serves until the process ends.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let ready = bootstrap::prepare(&config)?;
+    bootstrap::create_data_dir(&config)?;
     let url = config.database_url();
     let store_err = |source| StartError::Store {
         url: config::redact(&url),
         source,
     };
     let store = Store::connect(&url).await.map_err(store_err)?;
+    let ready = bootstrap::prepare(&config, &store).await?;
     if store
         .credential(&ready.operator_serial)
         .await
@@ -121,7 +123,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     });
     let revocation =
         revocation::service::Revocation::start(Arc::clone(&ca), ready.ca_dir.clone()).await?;
-    let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(&ca))?);
+    let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(&ca)).await?);
     let state = AppState {
         ra: Arc::new(RegistrationAuthority::start(ca, history_signer)),
         store: store.reader(),

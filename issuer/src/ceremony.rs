@@ -11,15 +11,18 @@ use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    Issuer, KeyUsagePurpose, PublicKeyData, SerialNumber,
 };
 use robotid_verifier::oid;
 use robotid_verifier::profile::KeyAlgorithm;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::extensions::{self, ExtensionError};
+use crate::delegated::Purpose;
+use crate::extensions::ExtensionError;
+use crate::key::SoftwareKey;
 use crate::keys::{self, KeyError};
+use crate::signer::{IssueError, Signer, SignerConfig};
 use crate::template::random_serial;
 
 /// File names inside a CA folder.
@@ -100,7 +103,7 @@ pub const ROOT_VALIDITY: Duration = Duration::days(25 * 365);
 /// The issuing CA outlives every robot certificate it signs (ten years).
 pub const ISSUING_VALIDITY: Duration = Duration::days(15 * 365);
 /// Delegated OCSP signers are short-lived and rotated by the server.
-pub const OCSP_SIGNER_VALIDITY: Duration = Duration::days(90);
+pub const OCSP_SIGNER_VALIDITY: Duration = crate::delegated::VALIDITY;
 
 impl CaConfig {
     /// Checks the settings.
@@ -264,20 +267,42 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
     ];
     issuing.use_authority_key_identifier_extension = true;
     let issuing_cert = issuing.signed_by(&issuing_key, &root_issuer)?;
-    let issuing_issuer = Issuer::new(issuing, &issuing_key);
-
-    let ocsp_key = keys::generate(KeyAlgorithm::P256)?;
-    let ocsp_cert = ocsp_signer_params(config, now)?.signed_by(&ocsp_key, &issuing_issuer)?;
-
     keys::write_key(&paths.file(files::ROOT_KEY), &root_key)?;
     keys::write_key(&paths.file(files::ISSUING_KEY), &issuing_key)?;
+
+    // The first OCSP signer goes through the signer's own entry point, so
+    // it is built from the same template and linted like its successors.
+    let signer = Signer::new(
+        issuing_cert.der().to_vec(),
+        SoftwareKey::new(issuing_key).map_err(CeremonyError::Certificate)?,
+        vec![root_cert.der().to_vec()],
+        SignerConfig::new(config.public_url.clone()),
+    )
+    .map_err(|e| CeremonyError::Certificate(e.to_string()))?;
+    let ocsp_key = keys::generate(KeyAlgorithm::P256)?;
+    let prepared = signer
+        .prepare_delegated(
+            Purpose::Ocsp,
+            &config.name,
+            &ocsp_key.subject_public_key_info(),
+            now + Duration::hours(1),
+        )
+        .map_err(|e| CeremonyError::Certificate(e.to_string()))?;
+    let ocsp_der = signer
+        .issue(prepared)
+        .map_err(|e| CeremonyError::Certificate(e.to_string()))?
+        .der;
+
     keys::write_key(&paths.file(files::OCSP_KEY), &ocsp_key)?;
     write(&paths.file(files::ROOT_CERT), root_cert.pem().as_bytes())?;
     write(
         &paths.file(files::ISSUING_CERT),
         issuing_cert.pem().as_bytes(),
     )?;
-    write(&paths.file(files::OCSP_CERT), ocsp_cert.pem().as_bytes())?;
+    write(
+        &paths.file(files::OCSP_CERT),
+        crate::pem::encode("CERTIFICATE", &ocsp_der).as_bytes(),
+    )?;
     write(
         &paths.file(files::CHAIN),
         format!("{}{}", issuing_cert.pem(), root_cert.pem()).as_bytes(),
@@ -286,26 +311,8 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
     write(&paths.file(files::CONFIG), toml.as_bytes())
 }
 
-/// The parameters of a delegated OCSP signer certificate.
-pub fn ocsp_signer_params(
-    config: &CaConfig,
-    now: OffsetDateTime,
-) -> Result<CertificateParams, CeremonyError> {
-    let mut params = CertificateParams::default();
-    params.distinguished_name = dn(format!("{} OCSP Signer", config.name), &config.name);
-    params.serial_number = Some(SerialNumber::from_slice(
-        &random_serial().map_err(|_| CeremonyError::Certificate("random source failed".into()))?,
-    ));
-    params.not_before = now;
-    params.not_after = now + OCSP_SIGNER_VALIDITY;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
-    params.use_authority_key_identifier_extension = true;
-    params.custom_extensions = vec![extensions::ocsp_nocheck()?];
-    Ok(params)
-}
-
-/// A CA folder's contents, loaded.
+/// A CA folder's contents, loaded. The issuing key stays inside: the only
+/// thing to do with it is [`LoadedCa::into_signer`].
 pub struct LoadedCa {
     /// Settings.
     pub config: CaConfig,
@@ -313,8 +320,21 @@ pub struct LoadedCa {
     pub root_der: Vec<u8>,
     /// Issuing CA certificate (DER).
     pub issuing_der: Vec<u8>,
-    /// Issuing CA key.
-    pub issuing_key: KeyPair,
+    issuing_key: SoftwareKey,
+}
+
+impl LoadedCa {
+    /// The signer of this CA's issuing key, its certificates checked
+    /// against the folder's root; the key goes into the signer and nowhere
+    /// else.
+    pub fn into_signer(self, config: SignerConfig) -> Result<Signer, IssueError> {
+        Signer::new(
+            self.issuing_der,
+            self.issuing_key,
+            vec![self.root_der],
+            config,
+        )
+    }
 }
 
 /// Reads the certificates, the issuing key and the settings of the CA in `dir`.
@@ -344,6 +364,6 @@ pub fn load(dir: &Path) -> Result<LoadedCa, CeremonyError> {
         config,
         root_der: cert(files::ROOT_CERT)?,
         issuing_der: cert(files::ISSUING_CERT)?,
-        issuing_key: keys::read_key(&paths.file(files::ISSUING_KEY))?,
+        issuing_key: SoftwareKey::read(&paths.file(files::ISSUING_KEY))?,
     })
 }

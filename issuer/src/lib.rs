@@ -8,13 +8,23 @@
 //!   [`vetting::VettedRequest`];
 //! - [`signer`] builds the certificate from vetted data only, lints a
 //!   precertificate signed with a throwaway key, and signs the real one by
-//!   redeeming a single-use token; it is the one place that touches CA keys;
+//!   redeeming a single-use token; it is the one place that uses the CA key;
 //! - [`ceremony`] creates the CA (root, issuing CA, OCSP signer);
-//! - [`keys`] writes and reads key files.
+//! - [`key`] is what the signer signs with ([`key::CaKey`]: software keys
+//!   today, a PKCS#11 token next);
+//! - [`keys`] writes and reads key files;
+//! - [`credentials`] and [`delegated`] own the templates of the server's
+//!   own certificates (client credentials, TLS, OCSP and lifecycle signers).
+//!
+//! The signer's entry points are the only way to have the issuing key sign:
+//! robot certificates, credentials, delegated signers and CRLs, each built
+//! from the issuer's template and linted before it is signed.
 
 pub mod ceremony;
 pub mod credentials;
 pub mod csr;
+pub mod delegated;
+pub mod key;
 pub mod keys;
 pub mod pem;
 pub mod signer;

@@ -12,9 +12,9 @@
 //! and releases the certificate (decision 0009). The issuing CA itself is
 //! checked against the trust anchors once, when the signer is made.
 
-mod delegated;
+mod crl;
 
-pub use delegated::{CrlEntry, CrlRequest};
+pub use crl::{CrlEntry, CrlRequest};
 
 use rcgen::{Issuer, PublicKeyData, SigningKey};
 use robotid_verifier::identity::IdentityError;
@@ -23,7 +23,11 @@ use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::credentials::CredentialKind;
+use crate::delegated::Purpose;
 use crate::extensions::ExtensionError;
+use crate::key::{CaKey, KeyFailure, SoftwareKey};
+use crate::lint::ServiceProfile;
 use crate::template::{self, PublicUrls};
 use crate::vetting::VettedRequest;
 
@@ -74,6 +78,9 @@ pub enum IssueError {
     /// rcgen or the random source failed.
     #[error("signing failed: {0}")]
     Crypto(String),
+    /// The CA key did not sign (unavailable, or it failed).
+    #[error(transparent)]
+    Key(#[from] KeyFailure),
 }
 
 fn join(v: &[Violation]) -> String {
@@ -140,10 +147,14 @@ impl SignerConfig {
     }
 }
 
-/// The issuing CA, ready to sign robot certificates.
-pub struct Signer<K: SigningKey> {
+/// The issuing CA, ready to sign the certificates and CRLs the issuer has
+/// templates for, each linted before the key signs it.
+///
+/// `K` is the issuing key; [`crate::ceremony::LoadedCa::into_signer`]
+/// makes the signer of a CA folder without handing the key out.
+pub struct Signer<K: CaKey = SoftwareKey> {
     issuer_der: Vec<u8>,
-    issuer: Issuer<'static, K>,
+    key: K,
     lint_issuer: Issuer<'static, LintKey>,
     issuer_id: String,
     urls: PublicUrls,
@@ -152,6 +163,61 @@ pub struct Signer<K: SigningKey> {
     issuer_not_before: OffsetDateTime,
     issuer_not_after: OffsetDateTime,
     config: SignerConfig,
+}
+
+/// What a certificate is for: each kind has its own template and lint
+/// profile, and is recorded in the registry under this name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CertificateKind {
+    /// A robot's identity certificate.
+    Robot,
+    /// The platform operator's client credential.
+    Operator,
+    /// A manufacturer's enrollment client credential.
+    Manufacturer,
+    /// The CA server's TLS server certificate.
+    TlsServer,
+    /// A delegated OCSP signer.
+    OcspSigner,
+    /// A delegated lifecycle (history head) signer.
+    LifecycleSigner,
+}
+
+impl CertificateKind {
+    /// The name the registry records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateKind::Robot => "robot",
+            CertificateKind::Operator => "operator",
+            CertificateKind::Manufacturer => "manufacturer",
+            CertificateKind::TlsServer => "tls_server",
+            CertificateKind::OcspSigner => "ocsp_signer",
+            CertificateKind::LifecycleSigner => "lifecycle_signer",
+        }
+    }
+
+    fn of_credential(kind: &CredentialKind) -> Self {
+        match kind {
+            CredentialKind::Operator { .. } => CertificateKind::Operator,
+            CredentialKind::Manufacturer { .. } => CertificateKind::Manufacturer,
+            CredentialKind::Server { .. } => CertificateKind::TlsServer,
+        }
+    }
+
+    fn of_purpose(purpose: Purpose) -> Self {
+        match purpose {
+            Purpose::Ocsp => CertificateKind::OcspSigner,
+            Purpose::Lifecycle => CertificateKind::LifecycleSigner,
+        }
+    }
+}
+
+/// The check the final certificate passes before it is released.
+enum FinalProfile {
+    /// The verifier's robot certificate profile.
+    Robot,
+    /// The issuer's profile of a service certificate.
+    Service(ServiceProfile),
 }
 
 /// A linted precertificate's parameters: the single-use token
@@ -164,9 +230,12 @@ pub struct PreparedCertificate {
     /// The signatureAlgorithm AlgorithmIdentifier, DER, as in the TBS.
     signature_algorithm: Vec<u8>,
     serial: Vec<u8>,
-    robot_id: String,
+    kind: CertificateKind,
+    /// The robot ID for a robot, the subject's common name otherwise.
+    subject: String,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    check: FinalProfile,
 }
 
 impl PreparedCertificate {
@@ -174,9 +243,18 @@ impl PreparedCertificate {
     pub fn serial(&self) -> &[u8] {
         &self.serial
     }
-    /// The robot ID.
+    /// The robot ID (a robot certificate's; the subject's common name for
+    /// the other kinds).
     pub fn robot_id(&self) -> &str {
-        &self.robot_id
+        &self.subject
+    }
+    /// What the certificate is for.
+    pub fn kind(&self) -> CertificateKind {
+        self.kind
+    }
+    /// The robot ID for a robot, the subject's common name otherwise.
+    pub fn subject(&self) -> &str {
+        &self.subject
     }
     /// notBefore.
     pub fn not_before(&self) -> OffsetDateTime {
@@ -199,7 +277,7 @@ pub struct IssuedCertificate {
     pub chain: Vec<Vec<u8>>,
 }
 
-impl<K: SigningKey> Signer<K> {
+impl<K: CaKey> Signer<K> {
     /// A signer for the issuing CA `issuer_der` with key `key`; `anchors`
     /// are the trust anchors every issued certificate must chain to.
     pub fn new(
@@ -210,7 +288,7 @@ impl<K: SigningKey> Signer<K> {
     ) -> Result<Self, IssueError> {
         let (_, cert) = X509Certificate::from_der(&issuer_der)
             .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
-        if cert.public_key().subject_public_key.data.as_ref() != key.der_bytes() {
+        if cert.public_key().subject_public_key.data.as_ref() != key.public_key_der() {
             return Err(IssueError::IssuerKey(
                 "the key does not belong to the issuing CA certificate".into(),
             ));
@@ -230,40 +308,37 @@ impl<K: SigningKey> Signer<K> {
         };
         let issuer_not_before = time_of(&cert.validity().not_before)?;
         let issuer_not_after = time_of(&cert.validity().not_after)?;
-        let algorithm = key.algorithm();
-        let verify_alg: &'static dyn ring::signature::VerificationAlgorithm =
-            match crate::keys::KEY_ALGORITHMS
-                .iter()
-                .find(|a| crate::keys::signature_algorithm(**a) == algorithm)
-            {
-                Some(robotid_verifier::profile::KeyAlgorithm::P256) => {
-                    &ring::signature::ECDSA_P256_SHA256_ASN1
-                }
-                Some(robotid_verifier::profile::KeyAlgorithm::P384) => {
-                    &ring::signature::ECDSA_P384_SHA384_ASN1
-                }
-                Some(robotid_verifier::profile::KeyAlgorithm::Ed25519) => &ring::signature::ED25519,
-                None => {
-                    return Err(IssueError::IssuerKey(
-                        "the issuing key is not P-256, P-384 or Ed25519".into(),
-                    ));
-                }
-            };
+        let key_algorithm = key.algorithm();
+        if robotid_verifier::profile::KeyAlgorithm::of_spki(cert.public_key())
+            != Some(key_algorithm)
+        {
+            return Err(IssueError::IssuerKey(format!(
+                "the key is {key_algorithm}, unlike the issuing CA certificate's"
+            )));
+        }
+        let algorithm = crate::keys::signature_algorithm(key_algorithm);
+        let verify_alg: &'static dyn ring::signature::VerificationAlgorithm = match key_algorithm {
+            robotid_verifier::profile::KeyAlgorithm::P256 => {
+                &ring::signature::ECDSA_P256_SHA256_ASN1
+            }
+            robotid_verifier::profile::KeyAlgorithm::P384 => {
+                &ring::signature::ECDSA_P384_SHA384_ASN1
+            }
+            robotid_verifier::profile::KeyAlgorithm::Ed25519 => &ring::signature::ED25519,
+        };
         let facts = crate::lint::IssuerFacts::of(&cert);
         let lint_key = LintKey {
-            ca_public_key: key.der_bytes().to_vec(),
+            ca_public_key: key.public_key_der().to_vec(),
             algorithm,
             placeholder: placeholder_signature(algorithm),
         };
         let ca_der = CertificateDer::from(issuer_der.as_slice());
-        let issuer = Issuer::from_ca_cert_der(&ca_der, key)
-            .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
         let lint_issuer = Issuer::from_ca_cert_der(&ca_der, lint_key)
             .map_err(|e| IssueError::IssuerCertificate(e.to_string()))?;
         Ok(Self {
             urls: PublicUrls::new(&config.public_url, &issuer_id),
             issuer_der,
-            issuer,
+            key,
             lint_issuer,
             issuer_id,
             facts,
@@ -329,22 +404,148 @@ impl<K: SigningKey> Signer<K> {
         if !violations.is_empty() {
             return Err(IssueError::Lint(violations));
         }
-        let (tbs, signature_algorithm) = split_certificate(precert.der())
-            .map_err(|e| IssueError::FinalCheck(format!("precertificate: {e}")))?;
-        if tbs != parsed.tbs_certificate.as_ref() {
-            return Err(IssueError::FinalCheck(
-                "precertificate: its to-be-signed bytes are not those linted".into(),
-            ));
-        }
+        let (tbs, signature_algorithm) =
+            linted_tbs(precert.der(), parsed.tbs_certificate.as_ref())?;
         Ok(PreparedCertificate {
             issuer_id: self.issuer_id.clone(),
-            tbs: tbs.to_vec(),
-            signature_algorithm: signature_algorithm.to_vec(),
+            tbs,
+            signature_algorithm,
             serial,
-            robot_id: vetted.robot_id().as_str().to_owned(),
+            kind: CertificateKind::Robot,
+            subject: vetted.robot_id().as_str().to_owned(),
             not_before,
             not_after,
+            check: FinalProfile::Robot,
         })
+    }
+
+    /// Builds and lints the credential of `kind` (operator, manufacturer,
+    /// or the server's TLS certificate) for the public key `spki_der`, from
+    /// this CA's own template for that kind, valid from `now`. `ca_name`
+    /// goes in the subject. Record it, then [`Signer::issue`] it.
+    pub fn prepare_credential(
+        &self,
+        kind: &CredentialKind,
+        ca_name: &str,
+        spki_der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<PreparedCertificate, IssueError> {
+        let params = crate::credentials::params(kind, ca_name, now).map_err(IssueError::Crypto)?;
+        let mut eku = Vec::new();
+        let san = match kind {
+            CredentialKind::Operator { .. } => {
+                eku.push(ServiceProfile::client_auth());
+                false
+            }
+            CredentialKind::Manufacturer { .. } => {
+                eku.push(ServiceProfile::client_auth());
+                eku.push(robotid_verifier::oid::ID_KP_MANUFACTURER_ENROLLMENT.to_string());
+                false
+            }
+            CredentialKind::Server { .. } => {
+                eku.push(ServiceProfile::server_auth());
+                true
+            }
+        };
+        let profile = ServiceProfile {
+            kind: CertificateKind::of_credential(kind).as_str(),
+            eku,
+            san,
+            ocsp_nocheck: false,
+            max_life: (crate::credentials::CREDENTIAL_VALIDITY + Duration::minutes(1))
+                .whole_seconds(),
+            spki_der: spki_der.to_vec(),
+        };
+        self.prepare_service(params, CertificateKind::of_credential(kind), profile)
+    }
+
+    /// Builds and lints the certificate of a delegated signer for
+    /// `purpose` with the public key `spki_der`, from this CA's template for
+    /// it, valid from `now`. Record it, then [`Signer::issue`] it.
+    pub fn prepare_delegated(
+        &self,
+        purpose: Purpose,
+        ca_name: &str,
+        spki_der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<PreparedCertificate, IssueError> {
+        let params = crate::delegated::params(purpose, ca_name, now)?;
+        let eku = match purpose {
+            Purpose::Ocsp => ServiceProfile::ocsp_signing(),
+            Purpose::Lifecycle => robotid_verifier::oid::ID_KP_LIFECYCLE_SIGNING.to_string(),
+        };
+        let profile = ServiceProfile {
+            kind: CertificateKind::of_purpose(purpose).as_str(),
+            eku: vec![eku],
+            san: false,
+            ocsp_nocheck: purpose == Purpose::Ocsp,
+            max_life: (crate::delegated::VALIDITY + crate::delegated::BACKDATE).whole_seconds(),
+            spki_der: spki_der.to_vec(),
+        };
+        self.prepare_service(params, CertificateKind::of_purpose(purpose), profile)
+    }
+
+    /// Fits `params` under the issuing CA, builds the precertificate with
+    /// the placeholder key, lints it against `profile` and returns the
+    /// token.
+    fn prepare_service(
+        &self,
+        mut params: rcgen::CertificateParams,
+        kind: CertificateKind,
+        profile: ServiceProfile,
+    ) -> Result<PreparedCertificate, IssueError> {
+        params.not_before = params.not_before.max(self.issuer_not_before);
+        params.not_after = params.not_after.min(self.issuer_not_after);
+        let serial = params
+            .serial_number
+            .as_ref()
+            .map(|s| s.to_bytes())
+            .unwrap_or_default();
+        let (not_before, not_after) = (params.not_before, params.not_after);
+        let subject_key = rcgen::SubjectPublicKeyInfo::from_der(&profile.spki_der)
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let precert = params
+            .signed_by(&subject_key, &self.lint_issuer)
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        let (_, parsed) = X509Certificate::from_der(precert.der())
+            .map_err(|e| IssueError::FinalCheck(format!("precertificate does not parse: {e}")))?;
+        let violations = crate::lint::lint_service(&parsed, &self.facts, &profile);
+        if !violations.is_empty() {
+            return Err(IssueError::Lint(violations));
+        }
+        let subject = parsed
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let (tbs, signature_algorithm) =
+            linted_tbs(precert.der(), parsed.tbs_certificate.as_ref())?;
+        Ok(PreparedCertificate {
+            issuer_id: self.issuer_id.clone(),
+            tbs,
+            signature_algorithm,
+            serial,
+            kind,
+            subject,
+            not_before,
+            not_after,
+            check: FinalProfile::Service(profile),
+        })
+    }
+
+    /// Signs `tbs` with the CA key and proves the signature the issuing
+    /// CA's before anything is built around it (a signing fault would
+    /// otherwise go out).
+    fn sign_checked(&self, tbs: &[u8]) -> Result<Vec<u8>, IssueError> {
+        let signature = self.key.sign(tbs)?;
+        ring::signature::UnparsedPublicKey::new(self.verify_alg, self.key.public_key_der())
+            .verify(tbs, &signature)
+            .map_err(|_| {
+                IssueError::FinalCheck("signature does not verify with the issuing CA's key".into())
+            })?;
+        Ok(signature)
     }
 
     /// Signs a prepared certificate with the CA key, consuming the token.
@@ -357,19 +558,11 @@ impl<K: SigningKey> Signer<K> {
         }
         // The CA key signs exactly the linted bytes; the certificate is
         // assembled around them only once the signature is proven the
-        // issuing CA's (a signing fault would otherwise go out).
-        let signature = self
-            .issuer
-            .key()
-            .sign(&prepared.tbs)
-            .map_err(|e| IssueError::Crypto(e.to_string()))?;
-        ring::signature::UnparsedPublicKey::new(self.verify_alg, self.issuer.key().der_bytes())
-            .verify(&prepared.tbs, &signature)
-            .map_err(|_| {
-                IssueError::FinalCheck("signature does not verify with the issuing CA's key".into())
-            })?;
+        // issuing CA's.
+        let signature = self.sign_checked(&prepared.tbs)?;
         let der = assemble_certificate(&prepared.tbs, &prepared.signature_algorithm, &signature)
             .map_err(|e| IssueError::FinalCheck(format!("certificate encoding: {e}")))?;
+        self.final_check(&der, &prepared.check)?;
         Ok(IssuedCertificate {
             der,
             serial: prepared.serial,
@@ -378,9 +571,10 @@ impl<K: SigningKey> Signer<K> {
     }
 }
 
-/// The to-be-signed bytes and the signatureAlgorithm of a DER certificate,
+/// The to-be-signed bytes and the signatureAlgorithm of a DER certificate
+/// or CRL (both are `SEQUENCE { tbs, signatureAlgorithm, BIT STRING }`),
 /// each as a whole TLV.
-fn split_certificate(der: &[u8]) -> Result<(&[u8], &[u8]), der::Error> {
+fn split_signed(der: &[u8]) -> Result<(&[u8], &[u8]), der::Error> {
     use der::{Decode, Reader};
     let mut outer = der::SliceReader::new(der)?;
     let header = der::Header::decode(&mut outer)?;
@@ -397,8 +591,8 @@ fn split_certificate(der: &[u8]) -> Result<(&[u8], &[u8]), der::Error> {
 }
 
 /// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
-/// signatureValue BIT STRING }` from the given TLVs and signature, as rcgen
-/// writes it.
+/// signatureValue BIT STRING }` (or a CRL, the same shape) from the given
+/// TLVs and signature, as rcgen writes it.
 fn assemble_certificate(
     tbs: &[u8],
     algorithm: &[u8],
@@ -417,36 +611,51 @@ fn assemble_certificate(
     Ok(out)
 }
 
-impl<K: SigningKey> Signer<K> {
-    /// Issues a credential of `kind` for the public key `spki_der`, from
-    /// this CA's own template for that kind. `ca_name` goes in the subject.
-    pub fn issue_credential(
-        &self,
-        kind: &crate::credentials::CredentialKind,
-        ca_name: &str,
-        spki_der: &[u8],
-        now: OffsetDateTime,
-    ) -> Result<IssuedCertificate, IssueError> {
-        let mut params =
-            crate::credentials::params(kind, ca_name, now).map_err(IssueError::Crypto)?;
-        params.not_before = params.not_before.max(self.issuer_not_before);
-        params.not_after = params.not_after.min(self.issuer_not_after);
-        let serial = params
-            .serial_number
-            .as_ref()
-            .map(|s| s.to_bytes())
-            .unwrap_or_default();
-        let subject_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)
-            .map_err(|e| IssueError::Crypto(e.to_string()))?;
-        let cert = params
-            .signed_by(&subject_key, &self.issuer)
-            .map_err(|e| IssueError::Crypto(e.to_string()))?;
-        Ok(IssuedCertificate {
-            der: cert.der().to_vec(),
-            serial,
-            chain: vec![self.issuer_der.clone()],
-        })
+impl<K: CaKey> Signer<K> {
+    /// The verifier's profile check of a final certificate, as relying
+    /// parties run it (decision 0001): a robot certificate through the
+    /// verifier's strict reader, with the full profile analysis when the
+    /// reader does not recognise it (which names the broken rules); a
+    /// service certificate through its lint profile again.
+    fn final_check(&self, der: &[u8], check: &FinalProfile) -> Result<(), IssueError> {
+        let violations = match check {
+            FinalProfile::Robot => {
+                if robotid_verifier::conforming::read(der).is_some() {
+                    return Ok(());
+                }
+                match robotid_verifier::profile::check_robot_certificate(der) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => e.0,
+                }
+            }
+            FinalProfile::Service(profile) => match X509Certificate::from_der(der) {
+                Ok(([], cert)) => crate::lint::lint_service(&cert, &self.facts, profile),
+                _ => {
+                    return Err(IssueError::FinalCheck(
+                        "the certificate does not parse".into(),
+                    ));
+                }
+            },
+        };
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(IssueError::FinalCheck(join(&violations)))
+        }
     }
+}
+
+/// The to-be-signed bytes and signatureAlgorithm of a precertificate,
+/// checked to be the bytes the lints read.
+fn linted_tbs(precert: &[u8], linted: &[u8]) -> Result<(Vec<u8>, Vec<u8>), IssueError> {
+    let (tbs, signature_algorithm) = split_signed(precert)
+        .map_err(|e| IssueError::FinalCheck(format!("precertificate: {e}")))?;
+    if tbs != linted {
+        return Err(IssueError::FinalCheck(
+            "precertificate: its to-be-signed bytes are not those linted".into(),
+        ));
+    }
+    Ok((tbs.to_vec(), signature_algorithm.to_vec()))
 }
 
 /// Checks that `der` carries a valid signature by the key of `issuer_der`.

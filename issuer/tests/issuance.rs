@@ -4,9 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 use robotid_issuer::ceremony::{self, CaConfig};
+use robotid_issuer::credentials::CredentialKind;
 use robotid_issuer::csr;
+use robotid_issuer::delegated::Purpose;
+use robotid_issuer::key::{CaKey, KeyFailure, SoftwareKey};
 use robotid_issuer::keys::{self, KeyAlgorithm};
-use robotid_issuer::signer::{IssueError, Signer, SignerConfig};
+use robotid_issuer::signer::{
+    CertificateKind, CrlEntry, CrlRequest, IssueError, Signer, SignerConfig,
+};
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
 use robotid_verifier::identity::{
     DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
@@ -63,7 +68,7 @@ fn model() -> ModelRecord {
 
 struct Ca {
     _dir: tempfile::TempDir,
-    signer: Signer<rcgen::KeyPair>,
+    signer: Signer,
     root: Vec<u8>,
 }
 
@@ -76,17 +81,14 @@ fn ca() -> Ca {
     };
     ceremony::init(&ca_dir, &config).unwrap();
     let loaded = ceremony::load(&ca_dir).unwrap();
-    let signer = Signer::new(
-        loaded.issuing_der,
-        loaded.issuing_key,
-        vec![loaded.root_der.clone()],
-        SignerConfig::new(config.public_url),
-    )
-    .unwrap();
+    let root = loaded.root_der.clone();
+    let signer = loaded
+        .into_signer(SignerConfig::new(config.public_url))
+        .unwrap();
     Ca {
         _dir: dir,
         signer,
-        root: loaded.root_der,
+        root,
     }
 }
 
@@ -328,7 +330,13 @@ fn an_issuing_ca_outside_the_anchors_is_refused() {
     let other = ceremony::load(&loaded_dir.path().join("ca")).unwrap();
     let refused = Signer::new(
         other.issuing_der,
-        other.issuing_key,
+        SoftwareKey::read(
+            &loaded_dir
+                .path()
+                .join("ca")
+                .join(ceremony::files::ISSUING_KEY),
+        )
+        .unwrap(),
         vec![ca().root],
         SignerConfig::new("http://x"),
     );
@@ -337,19 +345,16 @@ fn an_issuing_ca_outside_the_anchors_is_refused() {
 
 /// The issuing key with a signing fault: it signs, but one bit of every
 /// signature is wrong.
-struct FaultyKey(rcgen::KeyPair);
+struct FaultyKey(SoftwareKey);
 
-impl rcgen::PublicKeyData for FaultyKey {
-    fn der_bytes(&self) -> &[u8] {
-        self.0.der_bytes()
-    }
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+impl CaKey for FaultyKey {
+    fn algorithm(&self) -> KeyAlgorithm {
         self.0.algorithm()
     }
-}
-
-impl rcgen::SigningKey for FaultyKey {
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+    fn public_key_der(&self) -> &[u8] {
+        self.0.public_key_der()
+    }
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyFailure> {
         let mut signature = self.0.sign(msg)?;
         if let Some(last) = signature.last_mut() {
             *last ^= 1;
@@ -369,7 +374,9 @@ fn a_faulty_signature_is_withheld() {
     let loaded = ceremony::load(&dir.path().join("ca")).unwrap();
     let signer = Signer::new(
         loaded.issuing_der,
-        FaultyKey(loaded.issuing_key),
+        FaultyKey(
+            SoftwareKey::read(&dir.path().join("ca").join(ceremony::files::ISSUING_KEY)).unwrap(),
+        ),
         vec![loaded.root_der],
         SignerConfig::new(config.public_url),
     )
@@ -407,4 +414,139 @@ fn the_certificate_is_the_linted_tbs_signed_by_the_issuing_ca() {
     // DER as rcgen writes it: re-encoding the parsed parts gives the same bytes.
     let reparsed = <x509_cert::Certificate as der::Decode>::from_der(&issued.der).unwrap();
     assert_eq!(der::Encode::to_der(&reparsed).unwrap(), issued.der);
+}
+
+/// Every service certificate comes from the issuer's template for its kind,
+/// is recorded under that kind, and is signed by the issuing CA.
+#[test]
+fn credentials_and_delegated_signers_are_prepared_linted_and_issued() {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let ca = ca();
+    let key = keys::generate(KeyAlgorithm::P256).unwrap();
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+    let now = OffsetDateTime::now_utc();
+    let credentials = [
+        (
+            CredentialKind::Operator {
+                name: "operator".into(),
+            },
+            CertificateKind::Operator,
+        ),
+        (
+            CredentialKind::Manufacturer {
+                code: "UBX".into(),
+                name: "Example".into(),
+            },
+            CertificateKind::Manufacturer,
+        ),
+        (
+            CredentialKind::Server {
+                hosts: vec!["localhost".into(), "127.0.0.1".into()],
+            },
+            CertificateKind::TlsServer,
+        ),
+    ];
+    let mut prepared = Vec::new();
+    for (kind, expected) in credentials {
+        let p = ca
+            .signer
+            .prepare_credential(&kind, "Test", &spki, now)
+            .unwrap();
+        assert_eq!(p.kind(), expected);
+        prepared.push(p);
+    }
+    for (purpose, expected) in [
+        (Purpose::Ocsp, CertificateKind::OcspSigner),
+        (Purpose::Lifecycle, CertificateKind::LifecycleSigner),
+    ] {
+        let p = ca
+            .signer
+            .prepare_delegated(purpose, "Test", &spki, now)
+            .unwrap();
+        assert_eq!(p.kind(), expected);
+        assert_eq!(p.subject(), format!("Test {}", purpose.title()));
+        prepared.push(p);
+    }
+    let (_, issuer) = X509Certificate::from_der(ca.signer.issuer_der()).unwrap();
+    for p in prepared {
+        let (serial, not_after) = (p.serial().to_vec(), p.not_after());
+        let issued = ca.signer.issue(p).unwrap();
+        let (_, cert) = X509Certificate::from_der(&issued.der).unwrap();
+        cert.verify_signature(Some(issuer.public_key())).unwrap();
+        assert_eq!(cert.raw_serial(), serial.as_slice());
+        assert_eq!(
+            cert.validity().not_after.timestamp(),
+            not_after.unix_timestamp()
+        );
+        assert_eq!(cert.public_key().raw, spki.as_slice());
+    }
+}
+
+#[test]
+fn a_crl_is_linted_then_signed_by_the_issuing_ca() {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let ca = ca();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let der = ca
+        .signer
+        .sign_crl(CrlRequest {
+            number: 7,
+            this_update: now,
+            next_update: now + time::Duration::hours(1),
+            entries: vec![CrlEntry {
+                serial: vec![0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08],
+                revoked_at: now,
+                reason: Some(1),
+            }],
+        })
+        .unwrap();
+    let (rest, crl) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+    assert!(rest.is_empty());
+    let (_, issuer) = X509Certificate::from_der(ca.signer.issuer_der()).unwrap();
+    crl.verify_signature(issuer.public_key()).unwrap();
+    assert_eq!(crl.iter_revoked_certificates().count(), 1);
+}
+
+/// A key that cannot be reached fails the issue with an error, not a panic.
+struct AbsentToken(SoftwareKey);
+
+impl CaKey for AbsentToken {
+    fn algorithm(&self) -> KeyAlgorithm {
+        self.0.algorithm()
+    }
+    fn public_key_der(&self) -> &[u8] {
+        self.0.public_key_der()
+    }
+    fn sign(&self, _msg: &[u8]) -> Result<Vec<u8>, KeyFailure> {
+        Err(KeyFailure::Unavailable("token absent".into()))
+    }
+}
+
+#[test]
+fn an_unavailable_key_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CaConfig {
+        name: "Absent".into(),
+        public_url: "http://127.0.0.1:8080".into(),
+    };
+    ceremony::init(&dir.path().join("ca"), &config).unwrap();
+    let loaded = ceremony::load(&dir.path().join("ca")).unwrap();
+    let signer = Signer::new(
+        loaded.issuing_der,
+        AbsentToken(
+            SoftwareKey::read(&dir.path().join("ca").join(ceremony::files::ISSUING_KEY)).unwrap(),
+        ),
+        vec![loaded.root_der],
+        SignerConfig::new(config.public_url),
+    )
+    .unwrap();
+    let key = keys::generate(KeyAlgorithm::P256).unwrap();
+    let request = csr::verify(&csr::create(&identity(), &key).unwrap()).unwrap();
+    let vetted = vetting::vet(&request, &manufacturer(), Some(&model())).unwrap();
+    let prepared = signer.prepare(&vetted, OffsetDateTime::now_utc()).unwrap();
+    assert!(matches!(
+        signer.issue(prepared),
+        Err(IssueError::Key(KeyFailure::Unavailable(_)))
+    ));
 }

@@ -45,7 +45,11 @@ fn chain(dir: &Path, alg: &str) -> PathBuf {
     let ca = ceremony::load(&dir.join("ca")).unwrap();
     let signer = Signer::new(
         ca.issuing_der.clone(),
-        ca.issuing_key,
+        robotid_issuer::key::SoftwareKey::read(
+            &dir.join("ca")
+                .join(robotid_issuer::ceremony::files::ISSUING_KEY),
+        )
+        .unwrap(),
         vec![ca.root_der.clone()],
         SignerConfig::new(ca.config.public_url),
     )

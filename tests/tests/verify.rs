@@ -82,7 +82,11 @@ fn setup(dir: &Path, name: &str) -> Setup {
     let ca = ceremony::load(&dir.join("ca")).unwrap();
     let signer = Signer::new(
         ca.issuing_der.clone(),
-        ca.issuing_key,
+        robotid_issuer::key::SoftwareKey::read(
+            &dir.join("ca")
+                .join(robotid_issuer::ceremony::files::ISSUING_KEY),
+        )
+        .unwrap(),
         vec![ca.root_der.clone()],
         SignerConfig::new(ca.config.public_url),
     )
@@ -127,9 +131,17 @@ impl Setup {
     /// whose nextUpdate is `next_update` from now.
     fn crl(&self, name: &str, entries: &[(Vec<u8>, RevocationReason)], next_update: Duration) {
         let ca = ceremony::load(&self.dir.join("ca")).unwrap();
-        let issuer =
-            Issuer::from_ca_cert_der(&CertificateDer::from(ca.issuing_der), ca.issuing_key)
-                .unwrap();
+        let issuer = Issuer::from_ca_cert_der(
+            &CertificateDer::from(ca.issuing_der),
+            robotid_issuer::keys::read_key(
+                &self
+                    .dir
+                    .join("ca")
+                    .join(robotid_issuer::ceremony::files::ISSUING_KEY),
+            )
+            .unwrap(),
+        )
+        .unwrap();
         let now = OffsetDateTime::now_utc();
         let params = CertificateRevocationListParams {
             this_update: now - Duration::days(2),

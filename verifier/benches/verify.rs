@@ -175,10 +175,15 @@ fn main() {
     )
     .unwrap();
     let ca = ceremony::load(&ca_dir).unwrap();
-    let crl_key = ceremony::load(&ca_dir).unwrap().issuing_key;
+    let crl_key =
+        robotid_issuer::keys::read_key(&ca_dir.join(robotid_issuer::ceremony::files::ISSUING_KEY))
+            .unwrap();
     let signer = Signer::new(
         ca.issuing_der.clone(),
-        ca.issuing_key,
+        robotid_issuer::key::SoftwareKey::read(
+            &ca_dir.join(robotid_issuer::ceremony::files::ISSUING_KEY),
+        )
+        .unwrap(),
         vec![ca.root_der.clone()],
         SignerConfig::new(URL),
     )

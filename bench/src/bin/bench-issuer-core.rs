@@ -10,7 +10,7 @@ use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
 use robotid_bench::{count, report, timed};
 use robotid_issuer::ceremony::{self, CaConfig};
 use robotid_issuer::csr;
-use robotid_issuer::signer::{Signer, SignerConfig};
+use robotid_issuer::signer::SignerConfig;
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
 use robotid_verifier::identity::{
     DateTime, DigestAlgorithm, KeyComponent, Manufacturer, RobotIdentity, TechnicalParameter,
@@ -57,13 +57,9 @@ fn main() -> Result<(), String> {
     };
     ceremony::init(&dir.path().join("ca"), &config).map_err(|x| e(&x))?;
     let ca = ceremony::load(&dir.path().join("ca")).map_err(|x| e(&x))?;
-    let signer = Signer::new(
-        ca.issuing_der,
-        ca.issuing_key,
-        vec![ca.root_der],
-        SignerConfig::new(config.public_url),
-    )
-    .map_err(|x| e(&x))?;
+    let signer = ca
+        .into_signer(SignerConfig::new(config.public_url))
+        .map_err(|x| e(&x))?;
     let manufacturer = ManufacturerRecord {
         code: "UBX".into(),
         name: "Example".into(),

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use robotid_bench::{Log, Server, count, csrs, https, quantile, register_ubx, start_logged, timed};
 use robotid_issuer::ceremony;
-use robotid_issuer::signer::{CrlEntry, CrlRequest, Signer, SignerConfig};
+use robotid_issuer::signer::{CrlEntry, CrlRequest, SignerConfig};
 use robotid_wire::enroll::{BatchRequest, BatchResponse};
 use robotid_wire::revocation::{RevocationResponse, RevokeRequest};
 
@@ -720,13 +720,8 @@ fn main() -> R<()> {
 
     let ca = ceremony::load(&data.join("ca")).map_err(s)?;
     let issuing_pem = data.join("ca").join("issuing-ca.pem");
-    let signer = Signer::new(
-        ca.issuing_der.clone(),
-        ca.issuing_key,
-        vec![ca.root_der.clone()],
-        SignerConfig::new(ca.config.public_url.clone()),
-    )
-    .map_err(s)?;
+    let public_url = ca.config.public_url.clone();
+    let signer = ca.into_signer(SignerConfig::new(public_url)).map_err(s)?;
     let crl = reqwest::blocking::get(format!("{}/crl/{}.crl", server.public, signer.issuer_id()))
         .and_then(|r| r.bytes())
         .map_err(s)?;
@@ -766,7 +761,10 @@ fn main() -> R<()> {
         })
     });
     let signed = signed.map_err(s)?;
-    let key = ceremony::load(&data.join("ca")).map_err(s)?.issuing_key;
+    // The raw signing rate beside it: the key file read directly, as only
+    // a benchmark does.
+    let key = robotid_issuer::keys::read_key(&data.join("ca").join(ceremony::files::ISSUING_KEY))
+        .map_err(s)?;
     let (_, raw_sign_secs) = timed(|| rcgen::SigningKey::sign(&key, &signed));
     println!(
         "\nFull CRL, {want} entries ({:.1} MB served, {:.1} MB in process)",

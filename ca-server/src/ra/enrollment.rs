@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::KeyPair;
 use robotid_issuer::csr::{self, VerifiedCsr};
 use robotid_issuer::signer::{IssueError, PreparedCertificate, Signer};
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
@@ -56,7 +55,7 @@ pub struct Delivered {
 /// The enrollment stages, over the signer (the only holder of the issuing
 /// key), the registry and the facts it has read.
 pub struct Enrollment {
-    signer: Arc<Signer<KeyPair>>,
+    signer: Arc<Signer>,
     store: Store,
     facts: Facts,
 }
@@ -730,6 +729,7 @@ mod tests {
     use crate::ca::CaCertificates;
     use crate::ra::scheduler::run;
     use crate::store::roles::Admin;
+    use rcgen::KeyPair;
     use robotid_issuer::ceremony::{self, CaConfig};
     use robotid_issuer::signer::SignerConfig;
     use robotid_issuer::vetting::ManufacturerRecord;
@@ -778,13 +778,10 @@ mod tests {
         };
         ceremony::init(&dir.join("ca"), &config).unwrap();
         let ca = ceremony::load(&dir.join("ca")).unwrap();
-        let signer = Signer::new(
-            ca.issuing_der.clone(),
-            ca.issuing_key,
-            vec![ca.root_der.clone()],
-            SignerConfig::new(config.public_url),
-        )
-        .unwrap();
+        let (issuing_der, root_der) = (ca.issuing_der.clone(), ca.root_der.clone());
+        let signer = ca
+            .into_signer(SignerConfig::new(config.public_url))
+            .unwrap();
         let url = format!("sqlite:{}", dir.join("registry.db").display());
         let store = Store::connect(&url).await.unwrap();
         store
@@ -817,8 +814,8 @@ mod tests {
             store,
             certs: CaCertificates {
                 name: "Test".into(),
-                root_der: ca.root_der,
-                issuing_der: ca.issuing_der,
+                root_der,
+                issuing_der,
                 chain_pem: String::new(),
                 root_pem: String::new(),
             },

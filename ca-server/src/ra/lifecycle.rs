@@ -470,6 +470,7 @@ async fn build_bundle(
     })?;
     let signed = signer
         .sign_head(robot_id, last.seq, &last.hash)
+        .await
         .map_err(Refusal::internal)?;
     let head = SignedHead {
         robot_id: robot_id.to_owned(),

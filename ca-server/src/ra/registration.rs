@@ -12,7 +12,7 @@ use x509_parser::prelude::{FromDer, X509CertificationRequest};
 
 use super::{Caller, Operation, Refusal, RegistrationAuthority, parse_serial};
 use crate::store::roles::Admin;
-use crate::store::{Credential, Role, StoreError};
+use crate::store::{CaCertificate, Credential, Role, StoreError};
 
 /// A manufacturer to register, as asked.
 #[derive(Clone, Debug)]
@@ -120,13 +120,17 @@ impl RegistrationAuthority {
             code: new.code.to_owned(),
             name: new.name.to_owned(),
         };
+        // Recorded before it is signed, like every certificate of the CA:
+        // the credential (so it is known when it is presented) and the
+        // certificate itself.
         let now = time::OffsetDateTime::now_utc();
-        let issued = self
+        let prepared = self
             .ca
             .signer
-            .issue_credential(&kind, &self.ca.certs.name, &spki, now)
+            .prepare_credential(&kind, &self.ca.certs.name, &spki, now)
             .map_err(Refusal::internal)?;
-        let serial = hex::encode(&issued.serial);
+        let record = CaCertificate::of(&prepared);
+        let serial = record.serial_hex.clone();
         let credential = Credential {
             serial_hex: serial.clone(),
             role: Role::Manufacturer,
@@ -137,6 +141,15 @@ impl RegistrationAuthority {
         };
         store
             .add_credential(&credential, &caller.actor())
+            .await
+            .map_err(registration_refusal)?;
+        store
+            .record_ca_certificate(&record)
+            .await
+            .map_err(registration_refusal)?;
+        let issued = self.ca.signer.issue(prepared).map_err(Refusal::internal)?;
+        store
+            .complete_ca_certificate(&serial, &issued.der)
             .await
             .map_err(registration_refusal)?;
         Ok(IssuedCredential {

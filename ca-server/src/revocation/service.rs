@@ -22,8 +22,9 @@ use tokio::sync::{Notify, Semaphore};
 use super::background;
 use super::index::{CrlIndex, Snapshot};
 use super::ocsp::{self, IssuerHashes, RequestError, Status};
-use super::responder_key::{self, ResponderKey, ResponderKeyError};
+use super::responder_key::{ResponderKey, ResponderKeyError};
 use crate::ca::Ca;
+use crate::delegated::DelegatedSigner;
 use crate::locks::{read, write};
 use crate::store::roles::{Reads, Revocations};
 use crate::store::{RevocationRecord, Standing, StoreError};
@@ -136,18 +137,13 @@ impl Revocation {
     /// Loads the OCSP signer (replacing it if due), the revocation index
     /// and the first CRL, then starts the poller and the CRL publisher.
     pub async fn start(authority: Arc<Ca>, ca_dir: PathBuf) -> Result<Arc<Self>, RevocationError> {
-        let key = {
-            let (authority, ca_dir) = (Arc::clone(&authority), ca_dir.clone());
-            tokio::task::spawn_blocking(move || {
-                responder_key::load_or_rotate(
-                    &ca_dir,
-                    &authority.signer,
-                    time::OffsetDateTime::now_utc(),
-                )
-            })
-            .await
-            .map_err(|e| RevocationError::Signing(e.to_string()))??
-        };
+        let key = DelegatedSigner::ocsp(authority.certs.name.clone(), &ca_dir)
+            .load_or_rotate(
+                &authority.signer,
+                &authority.store,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
         let hashes = IssuerHashes::of(authority.signer.issuer_der())
             .map_err(|e| RevocationError::Signing(e.to_string()))?;
         let service = Arc::new(Self {
@@ -472,12 +468,14 @@ impl Revocation {
     async fn refresh(&self) -> Result<(), RevocationError> {
         let due = read(&self.key).due_for_rotation(now());
         if due {
-            let (authority, ca_dir) = (Arc::clone(&self.authority), self.ca_dir.clone());
-            let key = tokio::task::spawn_blocking(move || {
-                responder_key::rotate(&ca_dir, &authority.signer, time::OffsetDateTime::now_utc())
-            })
-            .await
-            .map_err(|e| RevocationError::Signing(e.to_string()))??;
+            let authority = &self.authority;
+            let key = DelegatedSigner::ocsp(authority.certs.name.clone(), &self.ca_dir)
+                .rotate(
+                    &authority.signer,
+                    &authority.store,
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await?;
             tracing::info!(not_after = key.not_after, "OCSP signer replaced");
             *write(&self.key) = Arc::new(key);
         }

@@ -26,6 +26,7 @@
 mod admin;
 mod audit;
 mod batch;
+mod ca_certificates;
 mod checkpoint;
 mod completion;
 mod decide;
@@ -47,6 +48,7 @@ use sqlx::migrate::Migrator;
 
 use sql::Dialect;
 
+pub use ca_certificates::CaCertificate;
 pub use error::StoreError;
 pub use lifecycle::{Appended, CertificateEffect, LifecycleEvent, NewEvent};
 pub use records::{

@@ -40,7 +40,7 @@ pub struct Pki {
     pub issuing_der: Vec<u8>,
     /// The issuing CA's key, for CRLs and hand-made certificates.
     pub issuer: Issuer<'static, KeyPair>,
-    pub signer: Signer<KeyPair>,
+    pub signer: Signer,
 }
 
 /// A robot: its certificate and its key.
@@ -177,14 +177,20 @@ impl Pki {
         let crl_ca = ceremony::load(&ca_dir).unwrap();
         let signer = Signer::new(
             signer_ca.issuing_der.clone(),
-            signer_ca.issuing_key,
+            robotid_issuer::key::SoftwareKey::read(
+                &ca_dir.join(robotid_issuer::ceremony::files::ISSUING_KEY),
+            )
+            .unwrap(),
             vec![signer_ca.root_der.clone()],
             SignerConfig::new(PUBLIC_URL),
         )
         .unwrap();
         let issuer = Issuer::from_ca_cert_der(
             &CertificateDer::from(crl_ca.issuing_der.clone()),
-            crl_ca.issuing_key,
+            robotid_issuer::keys::read_key(
+                &ca_dir.join(robotid_issuer::ceremony::files::ISSUING_KEY),
+            )
+            .unwrap(),
         )
         .unwrap();
         Self {

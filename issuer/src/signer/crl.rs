@@ -1,16 +1,17 @@
-//! What the issuing CA signs besides robot certificates: its CRLs and the
-//! certificates of its delegated OCSP signers. Both go through the same
-//! key as issuance and nowhere else.
+//! The issuing CA's CRLs: built by rcgen with the placeholder key like
+//! every precertificate, linted (crate::lint::lint_crl), and only then is
+//! the to-be-signed list signed with the CA key.
 
 use rcgen::{
-    CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    CrlIssuingDistributionPoint, CrlScope, KeyIdMethod, KeyPair, RevocationReason,
-    RevokedCertParams, SerialNumber, SigningKey,
+    CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope,
+    KeyIdMethod, RevocationReason, RevokedCertParams, SerialNumber,
 };
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{IssueError, Signer};
+use super::{IssueError, Signer, assemble_certificate, split_signed};
+use crate::key::CaKey;
+use crate::lint::CrlProfile;
 
 /// One entry of a CRL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,12 +65,20 @@ fn minimal(bytes: &[u8]) -> &[u8] {
     &bytes[first..]
 }
 
-impl<K: SigningKey> Signer<K> {
+impl<K: CaKey> Signer<K> {
     /// Signs the full CRL of this issuer: the distribution point of its
     /// certificates in an issuing distribution point extension (only
     /// end-entity certificates), the authority key identifier of the issuing
-    /// CA certificate, and the CRL number. Returns the DER.
+    /// CA certificate, and the CRL number. The list is linted before the
+    /// key signs it. Returns the DER.
     pub fn sign_crl(&self, request: CrlRequest) -> Result<Vec<u8>, IssueError> {
+        let profile = CrlProfile {
+            number: request.number,
+            this_update: request.this_update.unix_timestamp(),
+            next_update: request.next_update.unix_timestamp(),
+            url: self.urls.crl.clone(),
+            entries: request.entries.len(),
+        };
         let revoked_certs = request
             .entries
             .into_iter()
@@ -95,23 +104,26 @@ impl<K: SigningKey> Signer<K> {
             revoked_certs,
             key_identifier_method: KeyIdMethod::PreSpecified(self.subject_key_id()?),
         };
-        let crl = params
-            .signed_by(&self.issuer)
+        let draft = params
+            .signed_by(&self.lint_issuer)
             .map_err(|e| IssueError::Crypto(e.to_string()))?;
-        Ok(crl.der().to_vec())
-    }
-
-    /// Signs a delegated OCSP signer certificate (`params` from
-    /// `ceremony::ocsp_signer_params`) for `key`. Returns the DER.
-    pub fn sign_ocsp_signer(
-        &self,
-        params: CertificateParams,
-        key: &KeyPair,
-    ) -> Result<Vec<u8>, IssueError> {
-        let cert = params
-            .signed_by(key, &self.issuer)
-            .map_err(|e| IssueError::Crypto(e.to_string()))?;
-        Ok(cert.der().to_vec())
+        let (_, parsed) =
+            x509_parser::revocation_list::CertificateRevocationList::from_der(draft.der())
+                .map_err(|e| IssueError::FinalCheck(format!("CRL draft does not parse: {e}")))?;
+        let violations = crate::lint::lint_crl(&parsed, &self.facts, &profile);
+        if !violations.is_empty() {
+            return Err(IssueError::Lint(violations));
+        }
+        let (tbs, algorithm) = split_signed(draft.der())
+            .map_err(|e| IssueError::FinalCheck(format!("CRL draft: {e}")))?;
+        if tbs != parsed.tbs_cert_list.as_ref() {
+            return Err(IssueError::FinalCheck(
+                "CRL draft: its to-be-signed bytes are not those linted".into(),
+            ));
+        }
+        let signature = self.sign_checked(tbs)?;
+        assemble_certificate(tbs, algorithm, &signature)
+            .map_err(|e| IssueError::FinalCheck(format!("CRL encoding: {e}")))
     }
 
     /// The issuing CA's subjectKeyIdentifier, which its CRLs name as their
