@@ -3,7 +3,7 @@
 //! web front end: routes, authentication, problem documents), `ra` (the
 //! registration authority: every rule of every operation), the signer (in
 //! robotid-issuer, reached only through `ca`), `store` (the registry on
-//! SQLite or PostgreSQL), `revocation` (OCSP, CRLs), `history_signer` (the
+//! SQLite or PostgreSQL), `revocation` (OCSP, CRLs), `lifecycle_signer` (the
 //! lifecycle signer), `bootstrap` (the data folder and the development CA),
 //! `tls` and `serve` (connections). docs/architecture.md draws the map.
 
@@ -12,7 +12,7 @@ pub mod bootstrap;
 pub mod ca;
 pub mod config;
 pub mod delegated;
-pub mod history_signer;
+pub mod lifecycle_signer;
 mod locks;
 pub mod ra;
 pub mod revocation;
@@ -60,7 +60,7 @@ pub enum StartError {
     Revocation(#[from] revocation::service::RevocationError),
     /// The lifecycle signer.
     #[error(transparent)]
-    HistorySigner(#[from] history_signer::HistorySignerError),
+    LifecycleSigner(#[from] lifecycle_signer::LifecycleSignerError),
     /// The metrics recorder.
     #[error("metrics: {0}")]
     Metrics(String),
@@ -123,9 +123,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     });
     let revocation =
         revocation::service::Revocation::start(Arc::clone(&ca), ready.ca_dir.clone()).await?;
-    let history_signer = Arc::new(history_signer::HistorySigner::start(Arc::clone(&ca)).await?);
+    let lifecycle_signer =
+        Arc::new(lifecycle_signer::LifecycleSigner::start(Arc::clone(&ca)).await?);
     let state = AppState {
-        ra: Arc::new(RegistrationAuthority::start(ca, history_signer)),
+        ra: Arc::new(RegistrationAuthority::start(ca, lifecycle_signer)),
         store: store.reader(),
         credentials: api::auth::CredentialCache::default(),
         limits: Limits {

@@ -10,7 +10,7 @@
 
 pub mod admin;
 pub mod enroll;
-pub mod history;
+pub mod lifecycle;
 pub mod problem;
 pub mod revocation;
 pub mod status;

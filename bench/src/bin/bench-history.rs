@@ -16,7 +16,7 @@ use robotid_bench::{identity, register_ubx, start, timed};
 use robotid_issuer::csr;
 use robotid_verifier::history::bundle;
 use robotid_verifier::robot_id::RobotId;
-use robotid_wire::history::RecordRequest;
+use robotid_wire::lifecycle::RecordRequest;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use robotid_wire::history::{HistoryView, RecordRequest, Recorded};
+use robotid_wire::lifecycle::{HistoryView, RecordRequest, Recorded};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{HistoryExport, HistoryRecord, HistoryShow};

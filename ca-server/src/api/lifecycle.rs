@@ -22,7 +22,7 @@ use crate::store::{Change, LifecycleEvent};
 /// Largest record request (a component replacement carries a CSR).
 const MAX_BODY: usize = 64 * 1024;
 
-pub use robotid_wire::history::{EventView, HistoryView, RecordRequest, Recorded};
+pub use robotid_wire::lifecycle::{EventView, HistoryView, RecordRequest, Recorded};
 
 fn view(e: &LifecycleEvent) -> EventView {
     EventView {

@@ -22,7 +22,7 @@ use super::{
     Caller, CsrInput, Delivered, Operation, Refusal, RegistrationAuthority, parse_robot_id,
     registry_refusal,
 };
-use crate::history_signer::HistorySigner;
+use crate::lifecycle_signer::LifecycleSigner;
 use crate::store::roles::{Lifecycle, Reads};
 use crate::store::{Appended, LifecycleEvent, NewEvent, Store};
 
@@ -458,7 +458,7 @@ async fn recycled_payload(
 /// signed now and the robot's certificates.
 async fn build_bundle(
     store: &Store,
-    signer: &HistorySigner,
+    signer: &LifecycleSigner,
     robot_id: &str,
     events: Vec<LifecycleEvent>,
 ) -> Result<Bundle, Refusal> {

@@ -34,7 +34,7 @@ pub use refusal::Refusal;
 pub use registration::{IssuedCredential, NewManufacturer};
 
 use crate::ca::{Ca, CaCertificates};
-use crate::history_signer::HistorySigner;
+use crate::lifecycle_signer::LifecycleSigner;
 use crate::store::roles::Reads;
 use crate::store::{Store, StoreError};
 use scheduler::Pipeline;
@@ -43,12 +43,12 @@ use scheduler::Pipeline;
 pub struct RegistrationAuthority {
     ca: Arc<Ca>,
     pipeline: Pipeline,
-    lifecycle_signer: Arc<HistorySigner>,
+    lifecycle_signer: Arc<LifecycleSigner>,
 }
 
 impl RegistrationAuthority {
     /// The RA over the CA's parts; starts the enrollment scheduler.
-    pub fn start(ca: Arc<Ca>, lifecycle_signer: Arc<HistorySigner>) -> Self {
+    pub fn start(ca: Arc<Ca>, lifecycle_signer: Arc<LifecycleSigner>) -> Self {
         let pipeline = Pipeline::start(Arc::new(Enrollment::new(&ca)));
         Self {
             ca,

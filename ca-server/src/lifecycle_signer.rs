@@ -23,7 +23,7 @@ pub const SIGNER_VALIDITY: time::Duration = robotid_issuer::delegated::VALIDITY;
 /// Why the signer could not be made or could not sign.
 #[derive(Debug, thiserror::Error)]
 #[error("lifecycle signer: {0}")]
-pub struct HistorySignerError(String);
+pub struct LifecycleSignerError(String);
 
 /// A signed chain head.
 #[derive(Clone, Debug)]
@@ -39,20 +39,20 @@ pub struct HeadSignature {
 }
 
 /// Signs chain heads for one server process.
-pub struct HistorySigner {
+pub struct LifecycleSigner {
     authority: Arc<Ca>,
     delegated: DelegatedSigner,
     current: RwLock<Arc<DelegatedKey>>,
 }
 
-fn err(e: impl std::fmt::Display) -> HistorySignerError {
-    HistorySignerError(e.to_string())
+fn err(e: impl std::fmt::Display) -> LifecycleSignerError {
+    LifecycleSignerError(e.to_string())
 }
 
-impl HistorySigner {
+impl LifecycleSigner {
     /// Makes a key and has the issuing CA certify it (recorded in the
     /// registry first).
-    pub async fn start(authority: Arc<Ca>) -> Result<Self, HistorySignerError> {
+    pub async fn start(authority: Arc<Ca>) -> Result<Self, LifecycleSignerError> {
         let delegated = DelegatedSigner::lifecycle(authority.certs.name.clone());
         let current = delegated
             .rotate(
@@ -69,7 +69,10 @@ impl HistorySigner {
         })
     }
 
-    async fn current(&self, now: OffsetDateTime) -> Result<Arc<DelegatedKey>, HistorySignerError> {
+    async fn current(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Arc<DelegatedKey>, LifecycleSignerError> {
         let held = self
             .current
             .read()
@@ -95,7 +98,7 @@ impl HistorySigner {
         robot_id: &str,
         seq: u64,
         hash: &[u8; 32],
-    ) -> Result<HeadSignature, HistorySignerError> {
+    ) -> Result<HeadSignature, LifecycleSignerError> {
         let now = OffsetDateTime::now_utc();
         let current = self.current(now).await?;
         let signed_at = now.unix_timestamp();
