@@ -228,3 +228,63 @@ fn build_crl(
         })?;
     Ok((der, count))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails on the first error")]
+
+    use std::sync::{Arc, RwLock};
+
+    use der::Decode;
+    use x509_cert::crl::CertificateList;
+
+    use super::*;
+    use crate::revocation::index::RevocationIndex;
+    use crate::revocation::testing::authority;
+    use crate::store::{Reason, RevocationRecord, RevocationState};
+
+    fn listed_serials(crl: &PublishedCrl) -> Vec<String> {
+        let list = CertificateList::from_der(&crl.der).unwrap();
+        list.tbs_cert_list
+            .revoked_certificates
+            .unwrap_or_default()
+            .iter()
+            .map(|r| hex::encode(r.serial_number.as_bytes()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_crl_is_built_on_change_only_and_its_number_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (authority, _) = authority(dir.path()).await;
+        let index = Arc::new(RwLock::new(RevocationIndex::default()));
+        let publisher = CrlPublisher::new(Arc::clone(&authority), IndexReader::of(&index));
+        assert!(publisher.current().is_none());
+        assert!(publisher.publish().await.unwrap());
+        let first = publisher.current().unwrap();
+        assert_eq!((first.entries, listed_serials(&first).len()), (0, 0));
+        assert_eq!(first.next_update - first.this_update, CRL_VALIDITY);
+        // Nothing changed and the CRL is fresh: kept as it is.
+        assert!(!publisher.publish().await.unwrap());
+        assert_eq!(publisher.current().unwrap().number, first.number);
+
+        write(&index).apply_row(&RevocationRecord {
+            serial_hex: "0a".into(),
+            robot_id: "R".into(),
+            state: RevocationState::Revoked,
+            reason: Reason::KeyCompromise,
+            revoked_at: 1_700_000_000,
+            updated_at: 1_700_000_000,
+        });
+        assert!(publisher.publish().await.unwrap());
+        let second = publisher.current().unwrap();
+        assert!(second.number > first.number);
+        assert_eq!(second.entries, 1);
+        assert_eq!(listed_serials(&second), vec!["0a".to_owned()]);
+        // The registry hands out the numbers: a second publisher on the
+        // same registry (another server process) continues the sequence.
+        let other = CrlPublisher::new(authority, IndexReader::of(&index));
+        assert!(other.publish().await.unwrap());
+        assert!(other.current().unwrap().number > second.number);
+    }
+}

@@ -168,3 +168,147 @@ impl ChangeFollower {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails on the first error")]
+
+    use x509_ocsp::CertStatus;
+
+    use super::*;
+    use crate::revocation::index::IndexReader;
+    use crate::revocation::testing::{authority, request, status};
+    use crate::store::{Reason, RevocationState};
+
+    struct Parts {
+        follower: ChangeFollower,
+        cache: Arc<OcspCache>,
+        crl: Arc<CrlPublisher>,
+        index: IndexReader,
+        authority: Arc<crate::authority::Authority>,
+    }
+
+    async fn parts(dir: &std::path::Path) -> Parts {
+        let (authority, ca_dir) = authority(dir).await;
+        let index = Arc::new(RwLock::new(RevocationIndex::default()));
+        let reader = IndexReader::of(&index);
+        let cache = Arc::new(
+            OcspCache::start(Arc::clone(&authority), ca_dir, reader.clone())
+                .await
+                .unwrap(),
+        );
+        let crl = Arc::new(CrlPublisher::new(Arc::clone(&authority), reader.clone()));
+        let follower = ChangeFollower::new(
+            authority.store.clone(),
+            index,
+            Arc::clone(&cache),
+            Arc::clone(&crl),
+        );
+        Parts {
+            follower,
+            cache,
+            crl,
+            index: reader,
+            authority,
+        }
+    }
+
+    fn row(serial: &str, state: RevocationState, reason: Reason, at: i64) -> RevocationRecord {
+        RevocationRecord {
+            serial_hex: serial.into(),
+            robot_id: "R".into(),
+            state,
+            reason,
+            revoked_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cache_and_the_crl_state_a_revocation_the_follower_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = parts(dir.path()).await;
+        // An empty registry: nothing to load, nothing to sign.
+        assert!(p.follower.load_all().await.unwrap().is_empty());
+        // A certificate issued (as another server's poll would read it).
+        let issued = Changes {
+            issued: vec!["0a".into()],
+            ..Changes::default()
+        };
+        let resign = p.follower.apply(&issued);
+        assert_eq!(resign, vec![("0a".to_owned(), Standing::Good)]);
+        p.cache.sign_in_background(resign).await.unwrap();
+        let usual = request(&p.authority, "0a", None);
+        assert!(matches!(
+            status(&p.cache.answer(&usual).await.der),
+            CertStatus::Good(_)
+        ));
+        assert!(p.crl.publish().await.unwrap());
+        assert_eq!(p.crl.current().unwrap().entries, 0);
+
+        // This process revokes it: the next answer says so, at once.
+        let revoked = row(
+            "0a",
+            RevocationState::Revoked,
+            Reason::KeyCompromise,
+            1_700_000_000,
+        );
+        p.follower.applied(&revoked).await;
+        assert!(matches!(
+            status(&p.cache.answer(&usual).await.der),
+            CertStatus::Revoked(info) if info.revocation_time.0.to_unix_duration().as_secs() == 1_700_000_000
+        ));
+        assert!(p.crl.publish().await.unwrap());
+        assert_eq!(p.crl.current().unwrap().entries, 1);
+
+        // The poll reads the same row again (its overlap): nothing to sign,
+        // nothing new for the CRL.
+        let version = p.index.version();
+        let again = Changes {
+            rows: vec![revoked],
+            ..Changes::default()
+        };
+        assert!(p.follower.apply(&again).is_empty());
+        assert_eq!(p.index.version(), version);
+        assert!(!p.crl.publish().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn changes_read_from_another_server_are_signed_once_each_in_serial_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = parts(dir.path()).await;
+        let changes = Changes {
+            rows: vec![row("0c", RevocationState::Held, Reason::CertificateHold, 7)],
+            superseded: vec![("0b".into(), 8)],
+            // Issued in the same round as their change: one response each.
+            issued: vec!["0c".into(), "0b".into(), "0a".into()],
+        };
+        assert_eq!(
+            p.follower.apply(&changes),
+            vec![
+                ("0a".to_owned(), Standing::Good),
+                (
+                    "0b".to_owned(),
+                    Standing::Revoked {
+                        reason: Reason::Superseded,
+                        at: 8
+                    }
+                ),
+                ("0c".to_owned(), Standing::Held { at: 7 }),
+            ]
+        );
+        assert_eq!(p.index.standing("0c"), Standing::Held { at: 7 });
+        // A release read later: only that certificate is signed again.
+        let later = Changes {
+            rows: vec![row(
+                "0c",
+                RevocationState::Released,
+                Reason::CertificateHold,
+                7,
+            )],
+            ..Changes::default()
+        };
+        let resign = p.follower.apply(&later);
+        assert_eq!(resign, vec![("0c".to_owned(), Standing::Good)]);
+    }
+}

@@ -21,3 +21,5 @@ pub mod ocsp;
 pub mod ocsp_cache;
 pub mod responder_key;
 pub mod service;
+#[cfg(test)]
+mod testing;

@@ -421,3 +421,107 @@ fn error_answer(e: &RequestError) -> OcspAnswer {
         times: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails on the first error")]
+
+    use std::sync::{Arc, RwLock};
+
+    use x509_ocsp::CertStatus;
+
+    use super::*;
+    use crate::revocation::index::RevocationIndex;
+    use crate::revocation::testing::{authority, request, status};
+    use crate::store::Reason;
+
+    async fn cache(dir: &std::path::Path) -> (OcspCache, Arc<Authority>) {
+        let (authority, ca_dir) = authority(dir).await;
+        let index = Arc::new(RwLock::new(RevocationIndex::default()));
+        let cache = OcspCache::start(Arc::clone(&authority), ca_dir, IndexReader::of(&index))
+            .await
+            .unwrap();
+        (cache, authority)
+    }
+
+    #[tokio::test]
+    async fn a_presigned_response_is_served_as_signed_and_replaced_when_the_standing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, authority) = cache(dir.path()).await;
+        let usual = request(&authority, "0a", None);
+        cache.sign_now("0a".into(), Standing::Good).await.unwrap();
+        assert_eq!(cache.presigned(), 1);
+        let first = cache.answer(&usual).await;
+        assert!(matches!(status(&first.der), CertStatus::Good(_)));
+        let (this_update, next_update) = first.times.unwrap();
+        assert_eq!(next_update - this_update, OCSP_VALIDITY);
+        // The same bytes again: a lookup, no signature.
+        assert_eq!(cache.answer(&usual).await.der, first.der);
+
+        let revoked = Standing::Revoked {
+            reason: Reason::KeyCompromise,
+            at: 1_700_000_000,
+        };
+        let (a, b) = ("0a".to_owned(), "0b".to_owned());
+        assert_eq!(
+            cache.needing_signature([(&a, Standing::Good), (&a, revoked), (&b, Standing::Good)]),
+            vec![(a.clone(), revoked), (b, Standing::Good)]
+        );
+        cache.sign_in_background(vec![(a, revoked)]).await.unwrap();
+        assert!(matches!(
+            status(&cache.answer(&usual).await.der),
+            CertStatus::Revoked(info) if info.revocation_time.0.to_unix_duration().as_secs() == 1_700_000_000
+        ));
+        assert_eq!(cache.presigned(), 1);
+    }
+
+    #[tokio::test]
+    async fn requests_the_cache_cannot_answer_are_signed_on_demand_and_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, authority) = cache(dir.path()).await;
+        cache.sign_now("0a".into(), Standing::Good).await.unwrap();
+        // A serial the registry never signed: unknown, signed on demand.
+        let unknown = cache.answer(&request(&authority, "0c", None)).await;
+        assert!(matches!(status(&unknown.der), CertStatus::Unknown(_)));
+        // A nonce: signed on demand, so not the presigned bytes.
+        let presigned = cache.answer(&request(&authority, "0a", None)).await;
+        let with_nonce = cache
+            .answer(&request(&authority, "0a", Some(b"0123456789abcdef")))
+            .await;
+        assert_ne!(with_nonce.der, presigned.der);
+        assert!(with_nonce.times.is_some());
+        assert_eq!(cache.presigned(), 1);
+        // Not an OCSP request at all.
+        let garbage = cache.answer(b"not DER").await;
+        assert!(garbage.times.is_none());
+        assert_eq!(
+            garbage.der.as_ref(),
+            ocsp::error_response(x509_ocsp::OcspResponse::malformed_request())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_re_signs_only_responses_a_day_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, _) = cache(dir.path()).await;
+        cache.sign_now("0a".into(), Standing::Good).await.unwrap();
+        cache.sign_now("0b".into(), Standing::Good).await.unwrap();
+        assert!(cache.stale(false).is_empty());
+        assert_eq!(cache.stale(true).len(), 2);
+        // Age one response by a day.
+        let old = {
+            let mut held = write(&cache.cache);
+            let entry = held.get_mut("0a").unwrap();
+            entry.this_update -= OCSP_REFRESH_AGE;
+            entry.next_update -= OCSP_REFRESH_AGE;
+            entry.der.clone()
+        };
+        assert_eq!(cache.stale(false), vec![("0a".to_owned(), Standing::Good)]);
+        let kept = read(&cache.cache).get("0b").unwrap().der.clone();
+        cache.refresh().await.unwrap();
+        assert!(cache.stale(false).is_empty());
+        let held = read(&cache.cache);
+        assert_ne!(held.get("0a").unwrap().der, old);
+        assert_eq!(held.get("0b").unwrap().der, kept);
+    }
+}
