@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use tokio::sync::Semaphore;
 
 use super::background::{self, BackgroundError};
