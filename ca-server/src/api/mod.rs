@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod crl;
 pub mod enroll;
 pub mod lifecycle;
 pub mod ocsp;
@@ -134,7 +135,7 @@ pub fn public_router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
         .route("/ca/{file}", get(system::ca_certificate))
-        .route("/crl/{file}", get(ocsp::crl))
+        .route("/crl/{file}", get(crl::get))
         .route("/ocsp", post(ocsp::post))
         .route("/ocsp/{*request}", get(ocsp::get))
         // A GET with an empty request is a malformed OCSP request, not a

@@ -1,25 +1,23 @@
-//! The public revocation endpoints: the OCSP responder (RFC 6960 over HTTP,
-//! RFC 5019: POST, and GET with the base64 request in the path) and the
-//! CRL. Every answer to an OCSP request is an OCSP response, never an HTML
-//! or JSON error page.
+//! The OCSP responder (RFC 6960 over HTTP, RFC 5019: POST, and GET with
+//! the base64 request in the path). Every answer to an OCSP request is an
+//! OCSP response, never an HTML or JSON error page.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use robotid_verifier::rule::Rule;
 
 use super::AppState;
-use super::problem::Problem;
-use crate::revocation::service::OcspAnswer;
+use crate::revocation::ocsp_cache::OcspAnswer;
 
 /// Largest OCSP request accepted (RFC 5019 requests are about 100 bytes).
 const MAX_REQUEST: usize = 16 * 1024;
 
 const OCSP_RESPONSE: HeaderValue = HeaderValue::from_static("application/ocsp-response");
 
-fn http_date(unix: i64) -> Option<HeaderValue> {
+/// The HTTP date (IMF-fixdate) of `unix`, as a header value.
+pub(super) fn http_date(unix: i64) -> Option<HeaderValue> {
     if let Some(date) = imf_fixdate(unix) {
         return HeaderValue::from_bytes(&date).ok();
     }
@@ -123,7 +121,7 @@ pub fn malformed() -> Response {
 /// `POST /ocsp`: the DER request is the body.
 pub async fn post(State(state): State<AppState>, body: Body) -> Response {
     match axum::body::to_bytes(body, MAX_REQUEST).await {
-        Ok(der) => ocsp_response(state.revocation.answer(&der).await),
+        Ok(der) => ocsp_response(state.revocation.ocsp().answer(&der).await),
         Err(_) => {
             // The rest of an oversized body is not read: close the
             // connection rather than leave it unusable for the next request.
@@ -148,54 +146,9 @@ pub async fn get(State(state): State<AppState>, Path(encoded): Path<String>) -> 
         base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded.trim_end_matches('='))
     });
     match decoded {
-        Ok(der) => ocsp_response(state.revocation.answer(&der).await),
+        Ok(der) => ocsp_response(state.revocation.ocsp().answer(&der).await),
         Err(_) => malformed(),
     }
-}
-
-/// `GET /crl/{issuer_id}.crl`: the issuer's current full CRL, DER.
-pub async fn crl(
-    State(state): State<AppState>,
-    Path(file): Path<String>,
-) -> Result<Response, Problem> {
-    let not_found = || {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            Rule::CrlUnknown,
-            format!(
-                "no CRL named {file:?}; this CA publishes /crl/{}.crl",
-                state.revocation.issuer_id()
-            ),
-        )
-    };
-    let Some(id) = file.strip_suffix(".crl") else {
-        return Err(not_found());
-    };
-    if id != state.revocation.issuer_id() {
-        return Err(not_found());
-    }
-    let crl = state.revocation.crl().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Rule::CrlNotReady,
-            "the first CRL is being built",
-        )
-    })?;
-    let mut response = (StatusCode::OK, crl.der.clone()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pkix-crl"),
-    );
-    // A CRL changes within seconds of a revocation: caches must ask again.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Some(v) = http_date(crl.this_update) {
-        headers.insert(header::LAST_MODIFIED, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("\"crl-{}\"", crl.number)) {
-        headers.insert(header::ETAG, v);
-    }
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub async fn openapi() -> Response {
 /// caIssuers URL of every robot certificate.
 pub async fn ca_certificate(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let certs = state.ra.certs();
-    let issuing = format!("{}.cer", state.revocation.issuer_id());
+    let issuing = format!("{}.cer", state.revocation.crl().issuer_id());
     let der = if file == issuing {
         certs.issuing_der.clone()
     } else if file == "root.cer" {

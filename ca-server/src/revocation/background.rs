@@ -8,7 +8,25 @@
 //! thread first; the bulk work still gets every idle cycle, so it finishes
 //! just as soon when nothing else is running.
 
-use super::service::RevocationError;
+/// Why bulk work produced no result. Its own error, so that the parts that
+/// run work here depend on this module and never the other way round.
+#[derive(Debug, thiserror::Error)]
+pub enum BackgroundError {
+    /// The thread could not be started.
+    #[error("{what}: starting a thread: {source}")]
+    Spawn {
+        /// The work, as named by its caller.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The thread ended without sending its result (it panicked).
+    #[error("{what}: the thread stopped without an answer")]
+    Stopped {
+        /// The work, as named by its caller.
+        what: &'static str,
+    },
+}
 
 /// Nice value of background threads (0 is normal, 19 the lowest priority).
 const BACKGROUND_NICE: i32 = 10;
@@ -17,7 +35,7 @@ const BACKGROUND_NICE: i32 = 10;
 pub async fn run<T: Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, RevocationError> {
+) -> Result<T, BackgroundError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name(format!("robotid-{what}"))
@@ -26,10 +44,8 @@ pub async fn run<T: Send + 'static>(
             // The receiver is gone only if the awaiting task was dropped.
             let _ = tx.send(f());
         })
-        .map_err(|e| RevocationError::Signing(format!("{what}: starting a thread: {e}")))?;
-    rx.await.map_err(|_| {
-        RevocationError::Signing(format!("{what}: the thread stopped without an answer"))
-    })
+        .map_err(|source| BackgroundError::Spawn { what, source })?;
+    rx.await.map_err(|_| BackgroundError::Stopped { what })
 }
 
 /// Raises this thread's nice value. Where that is not allowed the work

@@ -1,10 +1,15 @@
-//! What the CRL lists, kept in memory so that a CRL of a million entries is
-//! built without reading the registry: loaded once at start, then kept up
-//! to date from the registry's changes (this server's and other servers').
+//! The revocation index: every certificate's revocation rows and
+//! supersession, kept in memory so that a CRL of a million entries is built
+//! without reading the registry, and an OCSP response states the standing
+//! this process has seen. Loaded once at start, then kept up to date from
+//! the registry's changes (this server's and other servers') by the change
+//! follower, its only writer; the OCSP cache and the CRL publisher read it
+//! through an [`IndexReader`].
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use crate::locks::read;
 use crate::store::{Reason, RevocationRecord, RevocationState, Standing};
 
 /// A revoked or held certificate, as the CRL lists it.
@@ -38,13 +43,13 @@ fn shard_of(serial_hex: &str) -> usize {
 /// Revocation rows and supersessions by serial (lower-case hex), combined
 /// the way [`Standing::of`] combines them.
 #[derive(Debug)]
-pub struct CrlIndex {
+pub struct RevocationIndex {
     shards: Vec<Arc<Shard>>,
     /// Bumped on every change that alters what the CRL lists.
     version: u64,
 }
 
-impl Default for CrlIndex {
+impl Default for RevocationIndex {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Arc::default()).collect(),
@@ -60,7 +65,7 @@ pub struct Snapshot {
     shards: Vec<Arc<Shard>>,
 }
 
-impl CrlIndex {
+impl RevocationIndex {
     fn shard(&self, serial_hex: &str) -> &Shard {
         &self.shards[shard_of(serial_hex)]
     }
@@ -132,6 +137,33 @@ impl CrlIndex {
         self.snapshot()
             .for_each(|serial, listed| out.push((serial.to_owned(), listed)));
         out
+    }
+}
+
+/// Read access to the index the change follower writes.
+#[derive(Clone, Debug)]
+pub struct IndexReader(Arc<RwLock<RevocationIndex>>);
+
+impl IndexReader {
+    /// Reads `index`.
+    pub fn of(index: &Arc<RwLock<RevocationIndex>>) -> Self {
+        Self(Arc::clone(index))
+    }
+
+    /// The standing of a signed certificate.
+    pub fn standing(&self, serial_hex: &str) -> Standing {
+        read(&self.0).standing(serial_hex)
+    }
+
+    /// Changes so far (see [`RevocationIndex::version`]).
+    pub fn version(&self) -> u64 {
+        read(&self.0).version()
+    }
+
+    /// What the CRL lists now, and the version it is of, taken together.
+    pub fn snapshot(&self) -> (u64, Snapshot) {
+        let index = read(&self.0);
+        (index.version(), index.snapshot())
     }
 }
 
@@ -208,7 +240,7 @@ mod tests {
 
     #[test]
     fn the_listing_follows_holds_releases_and_supersession() {
-        let mut index = CrlIndex::default();
+        let mut index = RevocationIndex::default();
         assert!(index.apply_row(&row(
             "01",
             RevocationState::Held,
@@ -292,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_keeps_its_version_while_the_index_changes() {
-        let mut index = CrlIndex::default();
+        let mut index = RevocationIndex::default();
         for i in 0..5000 {
             index.apply_row(&row(
                 &format!("{i:x}"),
