@@ -300,13 +300,7 @@ pub async fn adopt(
     if store.ca_certificate(&serial_hex).await?.is_some() {
         return Ok(());
     }
-    let subject = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let subject = robotid_issuer::signer::common_name(&cert);
     store
         .record_ca_certificate(&CaCertificate {
             serial_hex: serial_hex.clone(),

@@ -513,13 +513,7 @@ impl<K: CaKey> Signer<K> {
         if !violations.is_empty() {
             return Err(IssueError::Lint(violations));
         }
-        let subject = parsed
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let subject = common_name(&parsed);
         let (tbs, signature_algorithm) =
             linted_tbs(precert.der(), parsed.tbs_certificate.as_ref())?;
         Ok(PreparedCertificate {
@@ -664,6 +658,17 @@ fn verify_signed_by(der: &[u8], issuer_der: &[u8]) -> Result<(), String> {
     let (_, issuer) = X509Certificate::from_der(issuer_der).map_err(|e| e.to_string())?;
     cert.verify_signature(Some(issuer.public_key()))
         .map_err(|e| format!("signature does not verify with the issuing CA's key: {e}"))
+}
+
+/// The first common name of `cert`'s subject, empty if it has none: how the
+/// registry names the CA's own certificates.
+pub fn common_name(cert: &X509Certificate<'_>) -> String {
+    cert.subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The issuer's id: the hex of its subjectKeyIdentifier's first eight
