@@ -1,12 +1,11 @@
-//! The decision for each request of a batch, from what the transaction
-//! read: pure functions, so that the rules read in one place. The issuance
-//! transaction (issuance.rs) reads under lock, calls these, and writes what
-//! they decided; they take rows, never a connection, so they can move to the
-//! registration authority as they are.
+//! The registry's side of the certificate state machine
+//! (`robotid_verifier::states::certificate`, where the rules are): the rows
+//! the issuance transaction read under lock are shown to the machine, and
+//! its decisions become what the transaction writes or answers.
 
 use std::collections::HashMap;
 
-use robotid_verifier::rule::Rule;
+use robotid_verifier::states::certificate::{self as machine, Decision, Known};
 
 use super::{BeginOutcome, CertStatus, CertificateRecord, IssuanceIntent};
 
@@ -14,6 +13,17 @@ use super::{BeginOutcome, CertStatus, CertificateRecord, IssuanceIntent};
 pub(super) struct Live {
     pub(super) record: CertificateRecord,
     pub(super) spki_sha256: Vec<u8>,
+}
+
+impl Live {
+    fn view(&self) -> machine::Live<'_> {
+        machine::Live {
+            serial_hex: &self.record.serial_hex,
+            status: self.record.status,
+            csr_sha256: &self.record.csr_sha256,
+            spki_sha256: &self.spki_sha256,
+        }
+    }
 }
 
 /// The decision for one intent while the transaction runs.
@@ -28,157 +38,81 @@ pub(super) enum Plan {
     },
 }
 
-pub(super) fn refused(rule: Rule, detail: String) -> Plan {
-    Plan::Done(BeginOutcome::Refused { rule, detail })
+fn request(intent: &IssuanceIntent) -> machine::Request<'_> {
+    machine::Request {
+        robot_id: &intent.robot_id,
+        manufacturer_code: &intent.manufacturer_code,
+        model: &intent.model,
+        csr_sha256: &intent.csr_sha256,
+        spki_sha256: &intent.spki_sha256,
+        reissue: intent.reissue,
+    }
 }
 
-/// What the robot's live certificate means for an intent.
-fn against_live(intent: &IssuanceIntent, live: &Live) -> Plan {
-    let current = &live.record;
-    if current.csr_sha256 == intent.csr_sha256 {
-        // The identical CSR: the same certificate, never a second one.
-        return Plan::Done(match current.status {
-            CertStatus::Pending => BeginOutcome::InProgress {
-                serial_hex: current.serial_hex.clone(),
-            },
-            _ => BeginOutcome::Existing(current.clone()),
-        });
-    }
-    let key = if live.spki_sha256 == intent.spki_sha256 {
-        "the same key but another request"
-    } else {
-        "a different key"
-    };
-    match (current.status, intent.reissue) {
-        (CertStatus::Pending, true) => refused(
-            Rule::RobotIssuanceInProgress,
-            format!(
-                "robot {}: certificate {} is being issued for another request; \
-                 re-issue once it is issued or abandoned",
-                intent.robot_id, current.serial_hex
-            ),
-        ),
-        (CertStatus::Issued, true) => Plan::Go {
-            new_robot: false,
-            supersedes: Some(current.serial_hex.clone()),
+/// The plan for a decision; `live` is the certificate it was decided
+/// against, which an identical request is answered with.
+fn plan(decision: Decision, live: Option<&Live>) -> Plan {
+    match decision {
+        Decision::Go {
+            new_robot,
+            supersedes,
+        } => Plan::Go {
+            new_robot,
+            supersedes,
         },
-        (status, _) => refused(
-            Rule::RobotLiveCertificate,
-            format!(
-                "robot {} holds live certificate {} ({}); this request has {key} \
-                 and is not a declared re-issue",
-                intent.robot_id,
-                current.serial_hex,
-                status.as_str()
-            ),
-        ),
+        Decision::Refused(r) => Plan::Done(BeginOutcome::Refused {
+            rule: r.rule,
+            detail: r.detail,
+        }),
+        Decision::Same {
+            serial_hex,
+            in_progress,
+        } => Plan::Done(match live {
+            Some(live) if !in_progress && live.record.status != CertStatus::Pending => {
+                BeginOutcome::Existing(live.record.clone())
+            }
+            _ => BeginOutcome::InProgress { serial_hex },
+        }),
     }
 }
 
-/// The decision for each intent of a batch, in order: a robot that appears
-/// again in the batch is refused, every other intent is [`decide`]d.
+/// The plan for each intent of a batch, in order.
 pub(super) fn decide_batch(
     intents: &[IssuanceIntent],
     models: &HashMap<(String, String), bool>,
     robots: &HashMap<String, (String, String)>,
     live: &HashMap<String, Live>,
 ) -> Vec<Plan> {
-    let mut first_seen: HashMap<&str, usize> = HashMap::with_capacity(intents.len());
-    intents
-        .iter()
-        .enumerate()
-        .map(|(index, intent)| {
-            if let Some(&first) = first_seen.get(intent.robot_id.as_str()) {
-                return refused(
-                    Rule::RobotDuplicateInBatch,
-                    format!(
-                        "robot {} appears again in this batch (items {first} and {index})",
-                        intent.robot_id
-                    ),
-                );
-            }
-            first_seen.insert(intent.robot_id.as_str(), index);
-            decide(intent, models, robots, live)
-        })
+    let requests: Vec<machine::Request<'_>> = intents.iter().map(request).collect();
+    let views: HashMap<String, machine::Live<'_>> =
+        live.iter().map(|(id, l)| (id.clone(), l.view())).collect();
+    let known = Known {
+        models,
+        robots,
+        live: &views,
+    };
+    machine::decide_batch(&requests, known)
+        .into_iter()
+        .zip(intents)
+        .map(|(decision, intent)| plan(decision, live.get(intent.robot_id.as_str())))
         .collect()
 }
 
 /// A declared re-issue whose live certificate `old` was no longer issued
 /// when the transaction came to supersede it.
 pub(super) fn live_changed(intent: &IssuanceIntent, old: &str) -> Plan {
-    refused(
-        Rule::RobotLiveCertificate,
-        format!(
-            "robot {}: its live certificate {old} changed while this request \
-             was recorded; submit again",
-            intent.robot_id
-        ),
-    )
+    plan(machine::live_changed(&request(intent), old), None)
 }
 
 /// The answer to an intent whose certificate the live-certificate index
 /// turned away (another transaction won the robot), from the robot's live
 /// certificate as re-read, if any.
 pub(super) fn after_lost_race(intent: &IssuanceIntent, live_now: Option<&Live>) -> Plan {
-    match live_now {
-        Some(current) => match against_live(intent, current) {
-            Plan::Go { .. } => refused(
-                Rule::RobotLiveCertificate,
-                format!(
-                    "robot {}: another request recorded certificate {} at the \
-                     same time; submit again",
-                    intent.robot_id, current.record.serial_hex
-                ),
-            ),
-            done => done,
-        },
-        None => refused(
-            Rule::RobotLiveCertificate,
-            format!(
-                "robot {}: another request for it was being recorded at the \
-                 same time; submit again",
-                intent.robot_id
-            ),
-        ),
-    }
-}
-
-/// The decision for an intent that is not a repeat within its batch.
-fn decide(
-    intent: &IssuanceIntent,
-    models: &HashMap<(String, String), bool>,
-    robots: &HashMap<String, (String, String)>,
-    live: &HashMap<String, Live>,
-) -> Plan {
-    let key = (intent.manufacturer_code.clone(), intent.model.clone());
-    match models.get(&key) {
-        None => {
-            return refused(
-                Rule::ModelApproved,
-                format!(
-                    "model {} is not registered for manufacturer {}",
-                    intent.model, intent.manufacturer_code
-                ),
-            );
-        }
-        Some(false) => {
-            return refused(
-                Rule::ManufacturerActive,
-                format!("manufacturer {} is deactivated", intent.manufacturer_code),
-            );
-        }
-        Some(true) => {}
-    }
-    if let Some(refusal) = robot_mismatch(intent, robots) {
-        return refusal;
-    }
-    match live.get(intent.robot_id.as_str()) {
-        Some(current) => against_live(intent, current),
-        None => Plan::Go {
-            new_robot: !robots.contains_key(intent.robot_id.as_str()),
-            supersedes: None,
-        },
-    }
+    let view = live_now.map(Live::view);
+    plan(
+        machine::after_lost_race(&request(intent), view.as_ref()),
+        live_now,
+    )
 }
 
 /// A refusal if the robot is registered under another manufacturer or model.
@@ -186,17 +120,7 @@ pub(super) fn robot_mismatch(
     intent: &IssuanceIntent,
     robots: &HashMap<String, (String, String)>,
 ) -> Option<Plan> {
-    let (code, model) = robots.get(intent.robot_id.as_str())?;
-    if *code == intent.manufacturer_code && *model == intent.model {
-        return None;
-    }
-    Some(refused(
-        Rule::RobotManufacturer,
-        format!(
-            "robot {} is registered under {code}/{model}, not {}/{}",
-            intent.robot_id, intent.manufacturer_code, intent.model
-        ),
-    ))
+    machine::robot_mismatch(&request(intent), robots).map(|d| plan(d, None))
 }
 
 /// Indices of the intents still to be recorded, filtered on
@@ -219,7 +143,7 @@ pub(super) fn go_indices(plans: &[Plan], keep: impl Fn(bool, bool) -> bool) -> V
 mod tests {
     use super::*;
 
-    fn intent(robot: &str, csr: u8, reissue: bool) -> IssuanceIntent {
+    fn intent(robot: &str, csr: u8) -> IssuanceIntent {
         IssuanceIntent {
             robot_id: robot.into(),
             manufacturer_code: "UBX".into(),
@@ -228,18 +152,18 @@ mod tests {
             csr_sha256: vec![csr],
             spki_sha256: vec![1],
             csr_der: Vec::new(),
-            reissue,
+            reissue: false,
             not_before: 0,
             not_after: 1,
             components: Vec::new(),
         }
     }
 
-    fn live(robot: &str, status: CertStatus, csr: u8) -> Live {
+    fn live(status: CertStatus, csr: u8) -> Live {
         Live {
             record: CertificateRecord {
                 serial_hex: "aa".into(),
-                robot_id: robot.into(),
+                robot_id: "R1".into(),
                 status,
                 der: None,
                 csr_sha256: vec![csr],
@@ -251,77 +175,20 @@ mod tests {
         }
     }
 
-    fn rule(plan: &Plan) -> Option<Rule> {
-        match plan {
-            Plan::Done(BeginOutcome::Refused { rule, .. }) => Some(*rule),
-            _ => None,
-        }
-    }
-
     #[test]
-    fn a_batch_is_decided_from_the_rows_read() {
-        let models = HashMap::from([
-            (("UBX".to_owned(), "WK5".to_owned()), true),
-            (("OFF".to_owned(), "X".to_owned()), false),
-        ]);
-        let robots = HashMap::from([("R2".to_owned(), ("ACM".to_owned(), "X1".to_owned()))]);
-        let live_rows = HashMap::from([("R3".to_owned(), live("R3", CertStatus::Issued, 7))]);
-        let mut off = intent("R4", 4, false);
-        off.manufacturer_code = "OFF".into();
-        off.model = "X".into();
-        let mut unknown = intent("R5", 5, false);
-        unknown.model = "NOPE".into();
-        let batch = [
-            intent("R1", 1, false),
-            intent("R1", 2, false),
-            intent("R2", 3, false),
-            intent("R3", 4, false),
-            intent("R3b", 5, false),
-            off,
-            unknown,
-        ];
-        let plans = decide_batch(&batch, &models, &robots, &live_rows);
+    fn the_identical_request_is_answered_with_the_live_certificate() {
+        let models = HashMap::from([(("UBX".to_owned(), "WK5".to_owned()), true)]);
+        let robots = HashMap::from([("R1".to_owned(), ("UBX".to_owned(), "WK5".to_owned()))]);
+        let issued = HashMap::from([("R1".to_owned(), live(CertStatus::Issued, 1))]);
+        let plans = decide_batch(&[intent("R1", 1)], &models, &robots, &issued);
+        assert!(matches!(&plans[0], Plan::Done(BeginOutcome::Existing(r)) if r.serial_hex == "aa"));
+        let pending = HashMap::from([("R1".to_owned(), live(CertStatus::Pending, 1))]);
+        let plans = decide_batch(&[intent("R1", 1)], &models, &robots, &pending);
         assert!(matches!(
-            plans[0],
-            Plan::Go {
-                new_robot: true,
-                supersedes: None
-            }
+            &plans[0],
+            Plan::Done(BeginOutcome::InProgress { serial_hex }) if serial_hex == "aa"
         ));
-        assert_eq!(rule(&plans[1]), Some(Rule::RobotDuplicateInBatch));
-        assert_eq!(rule(&plans[2]), Some(Rule::RobotManufacturer));
-        assert_eq!(rule(&plans[3]), Some(Rule::RobotLiveCertificate));
-        assert!(matches!(plans[4], Plan::Go { .. }));
-        assert_eq!(rule(&plans[5]), Some(Rule::ManufacturerActive));
-        assert_eq!(rule(&plans[6]), Some(Rule::ModelApproved));
-    }
-
-    #[test]
-    fn a_lost_race_is_answered_from_the_winner() {
-        let mine = intent("R1", 1, false);
-        let same_csr = live("R1", CertStatus::Pending, 1);
-        assert!(matches!(
-            after_lost_race(&mine, Some(&same_csr)),
-            Plan::Done(BeginOutcome::InProgress { .. })
-        ));
-        let other = live("R1", CertStatus::Issued, 9);
-        assert_eq!(
-            rule(&after_lost_race(&mine, Some(&other))),
-            Some(Rule::RobotLiveCertificate)
-        );
-        // A re-issue would have gone ahead against the winner: still refused.
-        let reissue = intent("R1", 2, true);
-        assert_eq!(
-            rule(&after_lost_race(&reissue, Some(&other))),
-            Some(Rule::RobotLiveCertificate)
-        );
-        assert_eq!(
-            rule(&after_lost_race(&mine, None)),
-            Some(Rule::RobotLiveCertificate)
-        );
-        assert_eq!(
-            rule(&live_changed(&reissue, "aa")),
-            Some(Rule::RobotLiveCertificate)
-        );
+        let race = after_lost_race(&intent("R1", 1), Some(&live(CertStatus::Issued, 1)));
+        assert!(matches!(race, Plan::Done(BeginOutcome::Existing(_))));
     }
 }

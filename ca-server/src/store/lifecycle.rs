@@ -15,9 +15,8 @@
 //! its first certificate and naming that certificate: enrollment, which is
 //! on the hot path of production lines, does not pay for it.
 
-use robotid_verifier::history::{
-    EventFields, EventKind, GENESIS, LifeState, event_hash, states, transition,
-};
+pub use robotid_verifier::history::CertificateEffect;
+use robotid_verifier::history::{EventFields, EventKind, GENESIS, LifeState, event_hash, states};
 use robotid_verifier::rule::Rule;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -27,7 +26,7 @@ use super::revocation::Action;
 use super::roles::Lifecycle;
 use super::sql::{self, now};
 use super::writer::WriteTx;
-use super::{Change, Reason, Store, StoreError, commit};
+use super::{Change, Store, StoreError, commit};
 
 /// One stored event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,33 +47,6 @@ pub struct LifecycleEvent {
     pub prev_hash: [u8; 32],
     /// This event's hash.
     pub hash: [u8; 32],
-}
-
-/// What an event does to the robot's live certificate, in the same
-/// transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CertificateEffect {
-    /// Nothing (sale, deployment, maintenance, recycling; a re-issue is
-    /// done by enrollment before the event is recorded).
-    None,
-    /// certificateHold.
-    Hold,
-    /// Lift the hold.
-    Release,
-    /// Revoke for good, for this reason.
-    Revoke(Reason),
-}
-
-impl CertificateEffect {
-    /// The effect the lifecycle gives an event of `kind`.
-    pub fn of(kind: EventKind) -> Self {
-        match kind {
-            EventKind::RecallHold => CertificateEffect::Hold,
-            EventKind::RecallRelease => CertificateEffect::Release,
-            EventKind::Decommissioned => CertificateEffect::Revoke(Reason::CessationOfOperation),
-            _ => CertificateEffect::None,
-        }
-    }
 }
 
 /// An event to append.
@@ -150,19 +122,6 @@ struct Head {
     state: LifeState,
 }
 
-/// What appending an event of `kind` to a history whose head is in
-/// `state` leads to: the state after it and its effect on the live
-/// certificate, or the state machine's refusal. Pure (the transaction reads
-/// the head under lock, then applies this), so the rule can move to the
-/// registration authority as it is.
-fn plan_event(
-    state: LifeState,
-    kind: EventKind,
-) -> Result<(LifeState, CertificateEffect), StoreError> {
-    let next = transition(Some(state), kind).map_err(|r| refusal(&r))?;
-    Ok((next, CertificateEffect::of(kind)))
-}
-
 fn refusal(r: &states::Refusal) -> StoreError {
     StoreError::Refused {
         rule: r.rule,
@@ -210,7 +169,7 @@ impl Store {
         let at = now();
         let mut tx = self.begin_write().await?;
         let head = self.head_or_genesis(&mut tx, new.robot_id).await?;
-        let (state, effect) = plan_event(head.state, new.kind)?;
+        let (state, effect) = states::plan(head.state, new.kind).map_err(|r| refusal(&r))?;
         let revocation = match effect {
             CertificateEffect::None => None,
             CertificateEffect::Hold => Some(self.on_live(&mut tx, new, Action::Hold, at).await?),
@@ -522,31 +481,6 @@ mod tests {
             issued_at: at,
             superseded_by: next.map(str::to_owned),
         }
-    }
-
-    #[test]
-    fn an_event_is_planned_from_the_head_state() {
-        let held = plan_event(LifeState::InService, EventKind::RecallHold);
-        assert!(matches!(
-            held,
-            Ok((LifeState::Held, CertificateEffect::Hold))
-        ));
-        let gone = plan_event(LifeState::InService, EventKind::Decommissioned);
-        assert!(matches!(
-            gone,
-            Ok((
-                LifeState::Decommissioned,
-                CertificateEffect::Revoke(Reason::CessationOfOperation)
-            ))
-        ));
-        let refused = plan_event(LifeState::Decommissioned, EventKind::Deployed);
-        assert!(matches!(
-            refused,
-            Err(StoreError::Refused {
-                rule: Rule::LifecycleDecommissioned,
-                ..
-            })
-        ));
     }
 
     #[test]

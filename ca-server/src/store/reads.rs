@@ -20,7 +20,7 @@ use super::roles::Reads;
 use super::roles::sealed::ReadSide;
 use super::sql::{self, flag, normalize_serial};
 use super::{
-    AuditEntry, CertStatus, CertificateRecord, CertificateStanding, ComponentRecord, Credential,
+    AuditEntry, CertificateRecord, CertificateStanding, ComponentRecord, Credential,
     ManufacturerRecord, ModelRecord, ReadOnlyStore, RevocationRecord, RobotRecord, Role,
     StoreError,
 };
@@ -47,7 +47,7 @@ pub(crate) fn certificate_from_row(row: &AnyRow) -> Result<CertificateRecord, St
     Ok(CertificateRecord {
         serial_hex: fields.0,
         robot_id: fields.1,
-        status: CertStatus::parse(&fields.2)?,
+        status: super::records::stored_status(&fields.2)?,
         der: fields.3,
         csr_sha256: fields.4,
         not_before: fields.5,

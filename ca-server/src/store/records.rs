@@ -52,42 +52,14 @@ pub struct Credential {
     pub revoked: bool,
 }
 
-/// Where a certificate is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CertStatus {
-    /// Serial and request recorded; being signed.
-    Pending,
-    /// Signed and recorded; live.
-    Issued,
-    /// Abandoned before or during signing; never released.
-    Failed,
-    /// Replaced by a declared re-issue.
-    Superseded,
-}
+pub use robotid_verifier::states::certificate::CertStatus;
 
-impl CertStatus {
-    /// The stored code: `pending`, `issued`, `failed` or `superseded`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertStatus::Pending => "pending",
-            CertStatus::Issued => "issued",
-            CertStatus::Failed => "failed",
-            CertStatus::Superseded => "superseded",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
-        match text {
-            "pending" => Ok(CertStatus::Pending),
-            "issued" => Ok(CertStatus::Issued),
-            "failed" => Ok(CertStatus::Failed),
-            "superseded" => Ok(CertStatus::Superseded),
-            other => Err(StoreError::Corrupt {
-                what: "certificates.status",
-                detail: format!("unknown status {other:?}"),
-            }),
-        }
-    }
+/// The status stored as `text`.
+pub(super) fn stored_status(text: &str) -> Result<CertStatus, StoreError> {
+    CertStatus::parse(text).ok_or_else(|| StoreError::Corrupt {
+        what: "certificates.status",
+        detail: format!("unknown status {text:?}"),
+    })
 }
 
 /// A robot certificate as the registry knows it.

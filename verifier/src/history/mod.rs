@@ -23,7 +23,7 @@
 pub mod bundle;
 pub mod states;
 
-pub use states::{EventKind, LifeState, Refusal, transition};
+pub use states::{CertificateEffect, EventKind, LifeState, Refusal, plan, transition};
 
 /// Domain separation of event hashes: cannot begin any DER structure.
 pub const EVENT_DOMAIN: &[u8] = b"RobotID lifecycle event v1\0";

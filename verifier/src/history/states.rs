@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::rule::Rule;
+use crate::states::revocation::Reason;
 
 /// The kinds of lifecycle event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -203,6 +204,42 @@ pub fn transition(state: Option<LifeState>, kind: EventKind) -> Result<LifeState
     }
 }
 
+/// What an event does to the robot's live certificate, in the same
+/// registry transaction as the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateEffect {
+    /// Nothing (sale, deployment, maintenance, recycling; a component
+    /// replacement's re-issue is made by enrollment, in the transaction
+    /// that completes the new certificate).
+    None,
+    /// certificateHold.
+    Hold,
+    /// Lift the hold.
+    Release,
+    /// Revoke for good, for this reason.
+    Revoke(Reason),
+}
+
+impl CertificateEffect {
+    /// The effect the lifecycle gives an event of `kind`.
+    pub fn of(kind: EventKind) -> Self {
+        match kind {
+            EventKind::RecallHold => CertificateEffect::Hold,
+            EventKind::RecallRelease => CertificateEffect::Release,
+            EventKind::Decommissioned => CertificateEffect::Revoke(Reason::CessationOfOperation),
+            _ => CertificateEffect::None,
+        }
+    }
+}
+
+/// What appending an event of `kind` to a history whose head is in `state`
+/// leads to: the state after it and its effect on the live certificate, or
+/// the rule that forbids it.
+pub fn plan(state: LifeState, kind: EventKind) -> Result<(LifeState, CertificateEffect), Refusal> {
+    let next = transition(Some(state), kind)?;
+    Ok((next, CertificateEffect::of(kind)))
+}
+
 /// The state after a sequence of events, or the index of the first refused
 /// one with its refusal.
 pub fn replay(kinds: impl IntoIterator<Item = EventKind>) -> Result<LifeState, (usize, Refusal)> {
@@ -225,6 +262,25 @@ mod tests {
     use super::*;
     use EventKind as K;
     use LifeState as S;
+
+    #[test]
+    fn an_event_is_planned_from_the_head_state() {
+        assert_eq!(
+            plan(S::InService, K::RecallHold),
+            Ok((S::Held, CertificateEffect::Hold))
+        );
+        assert_eq!(
+            plan(S::InService, K::Decommissioned),
+            Ok((
+                S::Decommissioned,
+                CertificateEffect::Revoke(Reason::CessationOfOperation)
+            ))
+        );
+        assert_eq!(
+            plan(S::Decommissioned, K::Deployed).map_err(|r| r.rule),
+            Err(Rule::LifecycleDecommissioned)
+        );
+    }
 
     #[test]
     fn a_whole_life() {
