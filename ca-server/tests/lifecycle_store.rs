@@ -22,6 +22,7 @@ on_both!(
     state_machine_and_certificate_effects,
     concurrent_appends_serialise,
     database_refuses_rewrites_and_late_certificates,
+    a_replacement_and_its_event_are_one_transaction,
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -283,4 +284,104 @@ async fn database_refuses_rewrites_and_late_certificates(db: &TestDb) {
     let events = store.lifecycle_events(robot).await.unwrap();
     assert!(events.iter().all(|e| e.actor != "mallory"));
     assert_eq!(events.len(), 2);
+}
+
+/// Begins a declared re-issue of `robot` with key `key`; returns its serial.
+async fn begin_reissue(store: &robotid_ca::store::Store, robot: &str, key: &str) -> String {
+    let mut reissue = intent(robot, key, "replacement");
+    reissue.reissue = true;
+    let outcomes = store
+        .begin_issuance(std::slice::from_ref(&reissue), UBX)
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![robotid_ca::store::BeginOutcome::Proceed]);
+    reissue.serial_hex
+}
+
+async fn a_replacement_and_its_event_are_one_transaction(db: &TestDb) {
+    use robotid_ca::store::CertStatus;
+    let store = &db.store;
+    registered(store).await;
+    let robot = "UBX-WK5-00000105-X";
+    let old = issue(store, intent(robot, "k1", "c1")).await;
+    store
+        .append_event(&append(robot, EventKind::Deployed, serde_json::json!({})))
+        .await
+        .unwrap();
+    let new = begin_reissue(store, robot, "k2").await;
+    let replaced = |supersedes: &str| NewEvent {
+        robot_id: robot,
+        kind: EventKind::ComponentReplaced,
+        actor: UBX,
+        payload: serde_json::json!({ "old_serial": supersedes, "new_serial": new }),
+    };
+    let status =
+        |serial: String| async move { store.certificate(&serial).await.unwrap().unwrap().status };
+
+    // The event names a certificate the re-issue did not supersede: neither
+    // the certificate nor the event is recorded.
+    let other = serial();
+    let (rule, detail) = rule_of(
+        store
+            .complete_with_event(&new, &der_for(&new), Some(&other), &replaced(&other))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(rule, "robot.live_certificate");
+    assert!(detail.contains(&old), "{detail}");
+    assert_eq!(status(new.clone()).await, CertStatus::Pending);
+    assert_eq!(store.lifecycle_events(robot).await.unwrap().len(), 2);
+
+    // Both, in one transaction.
+    let appended = store
+        .complete_with_event(&new, &der_for(&new), Some(&old), &replaced(&old))
+        .await
+        .unwrap();
+    assert_eq!(appended.event.kind, EventKind::ComponentReplaced);
+    assert_eq!(appended.state, LifeState::InService);
+    assert!(
+        appended.event.payload.contains(&new),
+        "{}",
+        appended.event.payload
+    );
+    assert_eq!(status(new.clone()).await, CertStatus::Issued);
+    assert_eq!(status(old.clone()).await, CertStatus::Superseded);
+    let events = store.lifecycle_events(robot).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2], appended.event);
+    // Completing it again is refused: it is issued, and its event recorded.
+    assert!(
+        store
+            .complete_with_event(&new, &der_for(&new), Some(&old), &replaced(&old))
+            .await
+            .is_err()
+    );
+    assert_eq!(store.lifecycle_events(robot).await.unwrap().len(), 3);
+
+    // The state machine refuses the event (a robot under a recall hold is
+    // not re-certified): the certificate stays pending, never issued.
+    let held = "UBX-WK5-00000106-X";
+    let held_serial = issue(store, intent(held, "k1", "c1")).await;
+    for kind in [EventKind::Deployed, EventKind::RecallHold] {
+        store
+            .append_event(&append(held, kind, serde_json::json!({"recall": "R-1"})))
+            .await
+            .unwrap();
+    }
+    let blocked = begin_reissue(store, held, "k2").await;
+    let event = NewEvent {
+        robot_id: held,
+        kind: EventKind::ComponentReplaced,
+        actor: UBX,
+        payload: serde_json::json!({ "old_serial": held_serial }),
+    };
+    let (rule, _) = rule_of(
+        store
+            .complete_with_event(&blocked, &der_for(&blocked), Some(&held_serial), &event)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(rule, "lifecycle.held");
+    assert_eq!(status(blocked).await, CertStatus::Pending);
+    assert_eq!(store.lifecycle_events(held).await.unwrap().len(), 3);
 }

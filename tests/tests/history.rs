@@ -134,6 +134,30 @@ fn whole_life(database_url: Option<&str>) {
         details["replaced"][0]["serial"], "MC9-2027-000999",
         "{answer}"
     );
+    // The same replacement sent again (its answer was lost) is answered
+    // with the same certificate and the event recorded with it, not a
+    // second event.
+    let csr_text = std::fs::read_to_string(&csr).unwrap();
+    let (status, again) = post_event(
+        &s,
+        Some("ubx"),
+        &id,
+        json!({"type": "component_replaced", "details": {"csr": csr_text}}),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["event"], answer["event"], "{again}");
+    let history = s
+        .robotid(&["history", "show", &id, "--json"], "ubx")
+        .expect_code(0);
+    let history: Value = serde_json::from_str(&history.stdout).unwrap();
+    let replacements = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "component_replaced")
+        .count();
+    assert_eq!(replacements, 1, "{history}");
     let old = robotid_tests::robotid(
         s.path(),
         &[

@@ -26,17 +26,19 @@ use std::time::Duration;
 use robotid_issuer::csr::{self, VerifiedCsr};
 use robotid_issuer::signer::{IssueError, PreparedCertificate, Signer};
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
-use robotid_verifier::history::LifeState;
+use robotid_verifier::history::{EventKind, LifeState};
 use robotid_verifier::robot_id::RobotId;
 use time::OffsetDateTime;
 
 use crate::store::roles::{Issuance, Reads};
 use robotid_verifier::rule::{Kind, Rule};
 
-use super::Refusal;
 use super::facts::Facts;
+use super::{Refusal, registry_refusal};
 use crate::ca::Ca;
-use crate::store::{BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, Store};
+use crate::store::{
+    Appended, BeginOutcome, CertStatus, ComponentRecord, IssuanceIntent, NewEvent, Store,
+};
 
 /// A certificate given to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +52,25 @@ pub struct Delivered {
     /// Whether it was issued by this request (false: an identical request
     /// was answered before, and this is the same certificate).
     pub new: bool,
+    /// The lifecycle event recorded with it in one transaction, for a
+    /// re-issue caused by one (a component replacement).
+    pub event: Option<Box<Appended>>,
+}
+
+/// The lifecycle event that causes a re-issue (a component replacement):
+/// recorded in the transaction that completes the new certificate, so that
+/// both are recorded or neither.
+#[derive(Clone, Debug)]
+pub struct Cause {
+    /// What happened.
+    pub kind: EventKind,
+    /// The certificate the event says is replaced (the robot's live one as
+    /// the RA read it); the completion refuses if the re-issue superseded
+    /// another.
+    pub supersedes: Option<String>,
+    /// The event's details but the new certificate's serial, which
+    /// completion adds as `new_serial`.
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The enrollment stages, over the signer (the only holder of the issuing
@@ -203,7 +224,7 @@ impl Enrollment {
             Err(r) => Item::Refused(Refusal::from(&r)),
             Ok(vetted) => match self.signer.prepare(&vetted, now) {
                 Ok(p) => {
-                    let components = component_records(&vetted);
+                    let components = component_records(&vetted.identity().components);
                     Item::Prepared(Box::new((v, p, components)))
                 }
                 Err(e) => Item::Refused(issue_problem(&e)),
@@ -237,6 +258,7 @@ impl Enrollment {
                 Item::SameAs(first) => match results.get(first) {
                     Some(Ok(d)) => Ok(Delivered {
                         new: false,
+                        event: None,
                         ..Clone::clone(d)
                     }),
                     Some(Err(p)) => Err(Clone::clone(p)),
@@ -310,6 +332,7 @@ impl Enrollment {
                                 robot_id: record.robot_id,
                                 der,
                                 new: false,
+                                event: None,
                             }),
                             None => Item::Waiting(record.serial_hex),
                         },
@@ -391,6 +414,7 @@ impl Enrollment {
                             robot_id,
                             der: issued.der,
                             new: true,
+                            event: None,
                         }),
                         Err(e) => {
                             tracing::error!(%serial, error = %e, "signing failed after the serial was recorded");
@@ -410,7 +434,11 @@ impl Enrollment {
         &self,
         chunk: Vec<(usize, Item)>,
         actor: &str,
+        cause: Option<&Cause>,
     ) -> Vec<(usize, Item)> {
+        if let Some(cause) = cause {
+            return self.complete_caused(chunk, actor, cause).await;
+        }
         let done: Vec<(String, Vec<u8>)> = chunk
             .iter()
             .filter_map(|(_, i)| match i {
@@ -455,6 +483,76 @@ impl Enrollment {
                 })
                 .collect(),
         }
+    }
+
+    /// Completes the re-issue of a run caused by a lifecycle event (one
+    /// CSR, in a run of its own): the certificate is recorded as issued and
+    /// the event appended in one transaction. If the registry refuses the
+    /// event, the certificate is never released and is abandoned at once.
+    async fn complete_caused(
+        &self,
+        chunk: Vec<(usize, Item)>,
+        actor: &str,
+        cause: &Cause,
+    ) -> Vec<(usize, Item)> {
+        let mut out = Vec::with_capacity(chunk.len());
+        for (i, item) in chunk {
+            let item = match item {
+                Item::Done(d) if d.new => {
+                    let mut details = cause.details.clone();
+                    details.insert("new_serial".into(), d.serial.clone().into());
+                    let event = NewEvent {
+                        robot_id: &d.robot_id,
+                        kind: cause.kind,
+                        actor,
+                        payload: serde_json::Value::Object(details),
+                    };
+                    match self
+                        .store
+                        .complete_with_event(&d.serial, &d.der, cause.supersedes.as_deref(), &event)
+                        .await
+                    {
+                        Ok(appended) => {
+                            metrics::counter!("robotid_certificates_issued_total").increment(1);
+                            Item::Done(Delivered {
+                                event: Some(Box::new(appended)),
+                                ..d
+                            })
+                        }
+                        Err(e) => {
+                            let refusal = registry_refusal(e);
+                            let reason = format!(
+                                "{} refused with the certificate: {}",
+                                cause.kind.as_str(),
+                                refusal.rule.as_str()
+                            );
+                            if let Err(e) = self
+                                .store
+                                .abandon_issuance(std::slice::from_ref(&d.serial), &reason, actor)
+                                .await
+                            {
+                                tracing::error!(serial = %d.serial, error = %e,
+                                    "could not abandon a certificate whose event was refused");
+                            }
+                            Item::Refused(refusal)
+                        }
+                    }
+                }
+                Item::SignFailed(serial) => {
+                    if let Err(e) = self
+                        .store
+                        .abandon_issuance(std::slice::from_ref(&serial), "signing failed", actor)
+                        .await
+                    {
+                        tracing::error!(error = %e, "could not mark a failed signing as abandoned");
+                    }
+                    Item::SignFailed(serial)
+                }
+                other => other,
+            };
+            out.push((i, item));
+        }
+        out
     }
 
     /// Checks and prepares one chunk of requests on every core: CSR intake,
@@ -562,6 +660,7 @@ impl Enrollment {
                             robot_id: r.robot_id,
                             der,
                             new: false,
+                            event: None,
                         });
                     }
                 }
@@ -684,10 +783,11 @@ fn owned(verified: VerifiedCsr, owner: &str) -> Item {
     Item::Verified(Box::new(verified))
 }
 
-fn component_records(vetted: &vetting::VettedRequest) -> Vec<ComponentRecord> {
-    vetted
-        .identity()
-        .components
+/// The registry's records of the key components `components` certify.
+pub(super) fn component_records(
+    components: &[robotid_verifier::identity::KeyComponent],
+) -> Vec<ComponentRecord> {
+    components
         .iter()
         .map(|c| ComponentRecord {
             kind: c.kind.clone(),
@@ -854,7 +954,7 @@ mod tests {
                 }
             })
             .collect();
-        let results = run(&authority, "UBX", "test", inputs, false, Some(2))
+        let results = run(&authority, "UBX", "test", inputs, false, None, Some(2))
             .await
             .unwrap();
         assert_eq!(results.len(), 8);
@@ -887,7 +987,7 @@ mod tests {
 
         let cold = authority.check(&csr("00000001", &key), "UBX");
         assert!(!prepared(&cold), "nothing is known before the first run");
-        let first = run(&authority, "UBX", "test", vec![cold], false, None)
+        let first = run(&authority, "UBX", "test", vec![cold], false, None, None)
             .await
             .unwrap();
         assert!(first[0].as_ref().unwrap().new);
@@ -903,7 +1003,7 @@ mod tests {
             .collect();
         assert!(matches!(inputs[1].0, InputKind::Checked(Item::Refused(_))));
         assert!(prepared(&inputs[0]) && prepared(&inputs[2]));
-        let results = run(&authority, "UBX", "test", inputs, false, None)
+        let results = run(&authority, "UBX", "test", inputs, false, None, None)
             .await
             .unwrap();
         let issued = results[0].as_ref().unwrap();
@@ -938,7 +1038,7 @@ mod tests {
             .unwrap();
         let late = authority.check(&csr("00000004", &key), "UBX");
         assert!(prepared(&late), "the kept facts say active");
-        let results = run(&authority, "UBX", "test", vec![late], false, None)
+        let results = run(&authority, "UBX", "test", vec![late], false, None, None)
             .await
             .unwrap();
         assert_eq!(

@@ -13,11 +13,12 @@
 use std::collections::BTreeSet;
 
 use robotid_verifier::history::bundle::{BUNDLE_FORMAT, Bundle, BundleEvent, SignedHead};
-use robotid_verifier::history::{EventKind, transition};
+use robotid_verifier::history::{EventKind, LifeState, transition};
 use robotid_verifier::rule::Rule;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::enrollment::{Cause, component_records};
 use super::{
     Caller, CsrInput, Delivered, Operation, Refusal, RegistrationAuthority, parse_robot_id,
     registry_refusal,
@@ -66,13 +67,11 @@ impl RegistrationAuthority {
         self.authorise_robot(caller, id.as_str()).await?;
         let store = self.store();
         precheck(store, id.as_str(), kind).await?;
-        let mut certificate = None;
         let payload = match kind {
+            // The re-issue and its event are one transaction: enrollment
+            // records both when it completes the new certificate.
             EventKind::ComponentReplaced => {
-                let (payload, delivered) =
-                    self.replace_component(caller, id.as_str(), details).await?;
-                certificate = Some(delivered);
-                payload
+                return self.replace_component(caller, id.as_str(), details).await;
             }
             EventKind::Recycled => recycled_payload(store, id.as_str(), details).await?,
             _ => simple_payload(kind, details)?,
@@ -86,21 +85,11 @@ impl RegistrationAuthority {
                 payload,
             })
             .await
-            .map_err(|e| {
-                if certificate.is_some() {
-                    // The re-issue committed but its event did not (a
-                    // decommissioning won the race, or the registry
-                    // failed): say so where the operator looks (decision
-                    // 0010).
-                    tracing::error!(robot_id = id.as_str(), error = %e,
-                        "certificate re-issued for a component replacement, but the event was not recorded");
-                }
-                registry_refusal(e).at("type", kind.as_str())
-            })?;
+            .map_err(|e| registry_refusal(e).at("type", kind.as_str()))?;
         Ok(Recorded {
             robot_id: id.as_str().to_owned(),
             appended,
-            certificate,
+            certificate: None,
         })
     }
 
@@ -131,13 +120,16 @@ impl RegistrationAuthority {
 
     /// Re-issues the robot's certificate from the new CSR (a declared
     /// re-issue, through enrollment, which supersedes the old certificate)
-    /// and returns the event's payload and the new certificate.
+    /// and records the event in the transaction that completes the new
+    /// certificate: both or neither. The event names the old and new
+    /// serials and the components the new certificate certifies that the
+    /// old one did not.
     async fn replace_component(
         &self,
         caller: &Caller,
         robot_id: &str,
         details: &Value,
-    ) -> Result<(Value, Delivered), Refusal> {
+    ) -> Result<Recorded, Refusal> {
         let kind = EventKind::ComponentReplaced;
         let d: Replaced = parse(kind, details)?;
         let note = optional(kind, "note", d.note.as_ref())?;
@@ -163,42 +155,93 @@ impl RegistrationAuthority {
             .await
             .map_err(Refusal::internal)?
             .map(|c| c.serial_hex);
-        // The CSR read above goes to enrollment as it is: it is not
-        // decoded and verified a second time.
-        let input = CsrInput::verified(verified, code);
-        let mut results = self
-            .pipeline
-            .enroll_inputs(code, &caller.actor(), vec![input], true)
-            .await?;
-        let delivered = results
-            .pop()
-            .ok_or_else(|| Refusal::internal("enrollment returned no result"))??;
         let before = match &old {
             Some(serial) => store.components(serial).await.map_err(Refusal::internal)?,
             None => Vec::new(),
         };
-        let after = store
-            .components(&delivered.serial)
-            .await
-            .map_err(Refusal::internal)?;
-        let replaced: Vec<Value> = after
-            .iter()
+        let replaced: Vec<Value> = component_records(&verified.identity.components)
+            .into_iter()
             .filter(|c| !before.contains(c))
             .map(|c| {
                 json!({ "kind": c.kind, "part_number": c.part_number, "supplier": c.supplier,
                         "serial": c.serial, "digests": c.digests })
             })
             .collect();
-        let mut payload = json!({
-            "old_serial": old,
-            "new_serial": delivered.serial,
-            "replaced": replaced,
-            "note": note,
-        });
-        if let Value::Object(map) = &mut payload {
-            map.retain(|_, v| !v.is_null());
+        let mut event = serde_json::Map::new();
+        if let Some(old) = &old {
+            event.insert("old_serial".into(), old.clone().into());
         }
-        Ok((payload, delivered))
+        event.insert("replaced".into(), Value::Array(replaced));
+        if !note.is_null() {
+            event.insert("note".into(), note);
+        }
+        let cause = Cause {
+            kind,
+            supersedes: old,
+            details: event,
+        };
+        // The CSR read above goes to enrollment as it is: it is not
+        // decoded and verified a second time.
+        let input = CsrInput::verified(verified, code);
+        let delivered = self
+            .pipeline
+            .reissue_for(code, &caller.actor(), input, cause)
+            .await?;
+        let appended = match delivered.event.clone() {
+            Some(appended) => *appended,
+            // The identical request was completed before (a retry): its
+            // event was recorded with it.
+            None => self.recorded_with(robot_id, &delivered.serial).await?,
+        };
+        Ok(Recorded {
+            robot_id: robot_id.to_owned(),
+            appended,
+            certificate: Some(Delivered {
+                event: None,
+                ..delivered
+            }),
+        })
+    }
+
+    /// The component replacement recorded with certificate `serial`.
+    async fn recorded_with(&self, robot_id: &str, serial: &str) -> Result<Appended, Refusal> {
+        let store = self.store();
+        let events = store
+            .lifecycle_events(robot_id)
+            .await
+            .map_err(registry_refusal)?;
+        let state = store
+            .lifecycle_state(robot_id)
+            .await
+            .map_err(Refusal::internal)?;
+        let event = events
+            .into_iter()
+            .rev()
+            .find(|e| {
+                e.kind == EventKind::ComponentReplaced
+                    && serde_json::from_str::<Value>(&e.payload)
+                        .ok()
+                        .and_then(|p| {
+                            p.get("new_serial")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned)
+                        })
+                        .is_some_and(|s| s == serial)
+            })
+            .ok_or_else(|| {
+                Refusal::new(
+                    Rule::RobotLiveCertificate,
+                    format!(
+                        "certificate {serial} of robot {robot_id} was issued for another request, \
+                         not a component replacement"
+                    ),
+                )
+            })?;
+        Ok(Appended {
+            state: state.unwrap_or(LifeState::Manufactured),
+            event,
+            revocation: None,
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Refusal;
-use super::enrollment::{CsrInput, Delivered, Enrollment, Item, Repeats, blocking};
+use super::enrollment::{Cause, CsrInput, Delivered, Enrollment, Item, Repeats, blocking};
 
 /// The results of one request: one per CSR, in order.
 pub type Results = Vec<Result<Delivered, Refusal>>;
@@ -30,6 +30,8 @@ struct Job {
     actor: String,
     reissue: bool,
     csrs: Vec<CsrInput>,
+    /// The lifecycle event that causes this re-issue, recorded with it.
+    cause: Option<Cause>,
     reply: oneshot::Sender<Result<Results, Refusal>>,
 }
 
@@ -90,12 +92,41 @@ impl Pipeline {
         csrs: Vec<CsrInput>,
         reissue: bool,
     ) -> Result<Results, Refusal> {
+        self.submit(code, actor, csrs, reissue, None).await
+    }
+
+    /// Re-issues one robot's certificate because of lifecycle event
+    /// `cause` (a component replacement), in a run of its own: the new
+    /// certificate and the event are recorded in one transaction, and a
+    /// refused event sinks no other robot's certificate.
+    pub async fn reissue_for(
+        &self,
+        code: &str,
+        actor: &str,
+        csr: CsrInput,
+        cause: Cause,
+    ) -> Result<Delivered, Refusal> {
+        self.submit(code, actor, vec![csr], true, Some(cause))
+            .await?
+            .pop()
+            .ok_or_else(|| Refusal::internal("enrollment returned no result"))?
+    }
+
+    async fn submit(
+        &self,
+        code: &str,
+        actor: &str,
+        csrs: Vec<CsrInput>,
+        reissue: bool,
+        cause: Option<Cause>,
+    ) -> Result<Results, Refusal> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             code: code.to_owned(),
             actor: actor.to_owned(),
             reissue,
             csrs,
+            cause,
             reply,
         };
         self.queue
@@ -199,7 +230,24 @@ async fn enroll_run(enrollment: &Arc<Enrollment>, jobs: Vec<Job>) {
     // Jobs of one caller and kind share a run; the audit log keeps the
     // caller of each.
     let mut groups: HashMap<(String, String, bool), Vec<Job>> = HashMap::new();
-    for job in jobs {
+    for mut job in jobs {
+        // A re-issue caused by an event runs alone: its completion carries
+        // the event, and a refusal of the event must not sink a chunk of
+        // other robots' certificates.
+        if let Some(cause) = job.cause.take() {
+            let result = run(
+                enrollment,
+                &job.code,
+                &job.actor,
+                job.csrs,
+                job.reissue,
+                Some(&cause),
+                None,
+            )
+            .await;
+            let _ = job.reply.send(result);
+            continue;
+        }
         groups
             .entry((job.code.clone(), job.actor.clone(), job.reissue))
             .or_default()
@@ -212,7 +260,7 @@ async fn enroll_run(enrollment: &Arc<Enrollment>, jobs: Vec<Job>) {
             replies.push((job.csrs.len(), job.reply));
             csrs.extend(job.csrs);
         }
-        match run(enrollment, &code, &actor, csrs, reissue, None).await {
+        match run(enrollment, &code, &actor, csrs, reissue, None, None).await {
             Ok(results) => {
                 let mut results = results.into_iter();
                 for (len, reply) in replies {
@@ -242,7 +290,8 @@ fn record_chunk(n: usize) -> usize {
     }
 }
 
-/// Enrolls `csrs` for manufacturer `code` in one run, `chunk_len`
+/// Enrolls `csrs` for manufacturer `code` in one run (re-issued because of
+/// `cause`, if given, recorded with it), `chunk_len`
 /// requests per chunk if given (tests), else as [`record_chunk`] says; one
 /// result per CSR, in order. Err only for failures of the CA itself.
 ///
@@ -258,6 +307,7 @@ pub(super) async fn run(
     actor: &str,
     csrs: Vec<CsrInput>,
     reissue: bool,
+    cause: Option<&Cause>,
     chunk_len: Option<usize>,
 ) -> Result<Vec<Result<Delivered, Refusal>>, Refusal> {
     let started = std::time::Instant::now();
@@ -307,7 +357,7 @@ pub(super) async fn run(
         };
         let store_side = async {
             let done = match to_complete {
-                Some(c) => enrollment.complete(c, actor).await,
+                Some(c) => enrollment.complete(c, actor, cause).await,
                 None => Vec::new(),
             };
             let next = match to_record {

@@ -8,8 +8,11 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use robotid_verifier::rule::Rule;
+
 use super::audit::{self, NewEntry};
 use super::batch::IN_CHUNK;
+use super::lifecycle::{Appended, NewEvent};
 use super::sql::{self, now, rows_per_statement};
 use super::writer::WriteTx;
 use super::{CertStatus, Store, StoreError, commit};
@@ -74,6 +77,95 @@ impl Store {
             .collect();
         audit::append(&mut tx, &entries).await?;
         commit(tx, "complete_issuance").await
+    }
+
+    /// One re-issued certificate recorded as issued together with the
+    /// lifecycle event that caused it; see
+    /// [`Issuance::complete_with_event`](super::roles::Issuance::complete_with_event).
+    pub(super) async fn complete_with_event_once(
+        &self,
+        serial: &str,
+        der: &[u8],
+        supersedes: Option<&str>,
+        event: &NewEvent<'_>,
+        payload: &str,
+    ) -> Result<Appended, StoreError> {
+        let at = now();
+        let mut tx = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut tx;
+        let robot: Option<String> = sqlx::query_scalar(
+            "UPDATE certificates SET status = 'issued', der = $1, issued_at = $2 \
+             WHERE serial_hex = $3 AND status = 'pending' RETURNING robot_id",
+        )
+        .bind(der)
+        .bind(at)
+        .bind(serial)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::db(
+            "complete_issuance: recording the certificate",
+        ))?;
+        match robot {
+            None => {
+                return Err(StoreError::Conflict {
+                    what: "certificate",
+                    detail: format!(
+                        "serial {serial} is not pending: only the certificate recorded for \
+                         the event can be completed with it"
+                    ),
+                });
+            }
+            Some(robot) if robot != event.robot_id => {
+                return Err(StoreError::Invalid {
+                    what: "lifecycle.robot_id",
+                    detail: format!(
+                        "certificate {serial} is robot {robot}'s, not {}'s",
+                        event.robot_id
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+        // The event names the certificate it replaces, as the RA read it;
+        // the re-issue superseded whatever was live when it was recorded.
+        // Should the two differ, the event would lie: refuse it.
+        let superseded: Option<String> =
+            sqlx::query_scalar("SELECT serial_hex FROM certificates WHERE superseded_by = $1")
+                .bind(serial)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(StoreError::db(
+                    "complete_issuance: reading the superseded certificate",
+                ))?;
+        if superseded.as_deref() != supersedes {
+            return Err(StoreError::Refused {
+                rule: Rule::RobotLiveCertificate,
+                detail: format!(
+                    "robot {}: its live certificate changed while the replacement was issued \
+                     (the re-issue superseded {}, the request named {}); submit again",
+                    event.robot_id,
+                    superseded.as_deref().unwrap_or("none"),
+                    supersedes.unwrap_or("none"),
+                ),
+            });
+        }
+        audit::append(
+            &mut tx,
+            &[NewEntry {
+                at,
+                actor: event.actor,
+                action: "certificate.issue",
+                subject: event.robot_id.to_owned(),
+                detail: json!({
+                    "serial": serial,
+                    "der_sha256": hex::encode(ring::digest::digest(&ring::digest::SHA256, der)),
+                }),
+            }],
+        )
+        .await?;
+        let appended = self.append_in(&mut tx, event, payload, at).await?;
+        commit(tx, "complete_issuance with its lifecycle event").await?;
+        Ok(appended)
     }
 
     pub(super) async fn abandon_once(

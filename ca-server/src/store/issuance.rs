@@ -26,7 +26,7 @@ use super::decide::{
 };
 use super::roles::Issuance;
 use super::sql::{normalize_serial, now};
-use super::{BeginOutcome, IssuanceIntent, Store, StoreError, commit};
+use super::{Appended, BeginOutcome, IssuanceIntent, NewEvent, Store, StoreError, commit};
 
 /// How often a batch is re-run after a deadlock, serialization failure or
 /// SQLite busy error (the transaction rolled back whole, so it is safe).
@@ -111,6 +111,28 @@ impl Issuance for Store {
         // A fixed order keeps two overlapping batches from deadlocking.
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         with_retries(|| self.complete_once(&items, actor)).await
+    }
+
+    async fn complete_with_event(
+        &self,
+        serial_hex: &str,
+        der: &[u8],
+        supersedes: Option<&str>,
+        event: &NewEvent<'_>,
+    ) -> Result<Appended, StoreError> {
+        let serial = normalize_serial(serial_hex)?;
+        if der.is_empty() {
+            return Err(StoreError::Invalid {
+                what: "certificate DER",
+                detail: format!("empty for serial {serial}"),
+            });
+        }
+        let supersedes = supersedes.map(normalize_serial).transpose()?;
+        let payload = event.payload.to_string();
+        with_retries(|| {
+            self.complete_with_event_once(&serial, der, supersedes.as_deref(), event, &payload)
+        })
+        .await
     }
 
     async fn abandon_issuance(

@@ -63,7 +63,7 @@ pub struct NewEvent<'a> {
 }
 
 /// What an append did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
     /// The event as stored.
     pub event: LifecycleEvent,
@@ -166,18 +166,32 @@ impl Lifecycle for Store {
 
 impl Store {
     async fn append_once(&self, new: &NewEvent<'_>, payload: &str) -> Result<Appended, StoreError> {
-        let at = now();
         let mut tx = self.begin_write().await?;
-        let head = self.head_or_genesis(&mut tx, new.robot_id).await?;
+        let appended = self.append_in(&mut tx, new, payload, now()).await?;
+        commit(tx, "lifecycle: appending an event").await?;
+        Ok(appended)
+    }
+
+    /// Appends `new` (its details as `payload`, the JSON text hashed) to
+    /// the robot's history within the caller's write transaction, with its
+    /// effect on the live certificate; the caller commits. The completion
+    /// of a component replacement's certificate uses it, so that the new
+    /// certificate and the event that caused it commit together.
+    pub(super) async fn append_in(
+        &self,
+        tx: &mut WriteTx,
+        new: &NewEvent<'_>,
+        payload: &str,
+        at: i64,
+    ) -> Result<Appended, StoreError> {
+        let head = self.head_or_genesis(tx, new.robot_id).await?;
         let (state, effect) = states::plan(head.state, new.kind).map_err(|r| refusal(&r))?;
         let revocation = match effect {
             CertificateEffect::None => None,
-            CertificateEffect::Hold => Some(self.on_live(&mut tx, new, Action::Hold, at).await?),
-            CertificateEffect::Release => {
-                Some(self.on_live(&mut tx, new, Action::Release, at).await?)
-            }
+            CertificateEffect::Hold => Some(self.on_live(tx, new, Action::Hold, at).await?),
+            CertificateEffect::Release => Some(self.on_live(tx, new, Action::Release, at).await?),
             CertificateEffect::Revoke(reason) => {
-                match self.on_live(&mut tx, new, Action::Revoke(reason), at).await {
+                match self.on_live(tx, new, Action::Revoke(reason), at).await {
                     Ok(change) => Some(change),
                     // Revoked for good already (say, keyCompromise): the
                     // robot is decommissioned all the same.
@@ -191,7 +205,7 @@ impl Store {
         };
         let event = self
             .insert_event(
-                &mut tx,
+                tx,
                 new.robot_id,
                 &head,
                 new.kind,
@@ -201,7 +215,6 @@ impl Store {
                 state,
             )
             .await?;
-        commit(tx, "lifecycle: appending an event").await?;
         Ok(Appended {
             event,
             state,

@@ -172,6 +172,22 @@ pub trait Issuance {
         actor: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Records one re-issued certificate as issued and appends the
+    /// lifecycle event that caused it (a component replacement), in one
+    /// transaction: both or neither. The event goes through the lifecycle
+    /// state machine as [`Lifecycle::append_event`] would; `supersedes`
+    /// names the certificate the event says was replaced, and the
+    /// transaction is refused (`robot.live_certificate`) unless the re-issue
+    /// superseded exactly that one. On any refusal the certificate stays
+    /// pending, never released; the caller abandons it.
+    fn complete_with_event(
+        &self,
+        serial_hex: &str,
+        der: &[u8],
+        supersedes: Option<&str>,
+        event: &NewEvent<'_>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
     /// Marks pending certificates failed (never signed, or signed and never
     /// released), so that their robots can try again. Serials that are not
     /// pending are left as they are: an issued certificate is never undone.
