@@ -626,3 +626,60 @@ fn bulk_status_answers_each_of_100000_ids() {
         .unwrap();
     assert_eq!(problem(response).0, 400);
 }
+
+/// `curl` revalidating the CRL with the entity tag it saved: 304 and no
+/// body while the CRL is the same, the new CRL once a revocation changed it.
+#[test]
+fn a_crl_revalidation_downloads_nothing_until_the_crl_changes() {
+    if !tool_available("curl", &["--version"]) {
+        return;
+    }
+    let s = Setup::new(None);
+    let cert = enroll(&s, "UBX", "WK5", "00000555");
+    let serial = serial_of(&s.path().join(&cert));
+    let url = format!("{}/crl/{}.crl", s.server.public, issuer_id(&s));
+    let fetch = |compare: bool| {
+        let mut args = vec![
+            "-sS",
+            "-o",
+            "crl.der",
+            "-w",
+            "%{http_code} %{size_download}",
+        ];
+        args.extend(if compare {
+            ["--etag-compare", "etag.txt"]
+        } else {
+            ["--etag-save", "etag.txt"]
+        });
+        args.push(&url);
+        let out = run_in(s.path(), "curl", &args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let (status, size) = out.stdout.split_once(' ').unwrap();
+        (status.to_owned(), size.trim().parse::<u64>().unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fetch(false).0 != "200" {
+        assert!(Instant::now() < deadline, "no first CRL");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let etag = std::fs::read_to_string(s.path().join("etag.txt")).unwrap();
+    assert!(etag.starts_with("\"crl-"), "{etag}");
+    let (status, size) = fetch(true);
+    assert_eq!((status.as_str(), size), ("304", 0));
+
+    s.robotid(
+        &["revoke", "--serial", &serial, "--reason", "keyCompromise"],
+        "operator",
+    )
+    .expect_code(0);
+    loop {
+        let (status, size) = fetch(true);
+        if status == "200" {
+            assert!(size > 0);
+            break;
+        }
+        assert_eq!(status, "304");
+        assert!(Instant::now() < deadline, "the CRL never changed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

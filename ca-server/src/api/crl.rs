@@ -2,18 +2,22 @@
 //! publisher holds it.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robotid_verifier::rule::Rule;
 
 use super::AppState;
+use super::conditional::not_modified;
 use super::ocsp::http_date;
 use super::problem::Problem;
 
-/// `GET /crl/{issuer_id}.crl`: the issuer's current full CRL, DER.
+/// `GET /crl/{issuer_id}.crl`: the issuer's current full CRL, DER; 304
+/// Not Modified, without the CRL, to a client that names it (its entity
+/// tag, or a date at least as new).
 pub async fn get(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    request: HeaderMap,
 ) -> Result<Response, Problem> {
     let not_found = || {
         Problem::new(
@@ -38,18 +42,25 @@ pub async fn get(
             "the first CRL is being built",
         )
     })?;
-    let mut response = (StatusCode::OK, crl.der.clone()).into_response();
+    // Unique per CRL: numbers come from the registry, shared by servers.
+    let etag = format!("\"crl-{}\"", crl.number);
+    let mut response = if not_modified(&request, &etag, Some(crl.this_update)) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut full = (StatusCode::OK, crl.der.clone()).into_response();
+        full.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/pkix-crl"),
+        );
+        full
+    };
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pkix-crl"),
-    );
     // A CRL changes within seconds of a revocation: caches must ask again.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Some(v) = http_date(crl.this_update) {
         headers.insert(header::LAST_MODIFIED, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("\"crl-{}\"", crl.number)) {
+    if let Ok(v) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, v);
     }
     Ok(response)

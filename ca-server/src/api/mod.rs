@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+mod conditional;
 pub mod crl;
 pub mod enroll;
 pub mod lifecycle;
