@@ -626,3 +626,81 @@ fn bulk_status_answers_each_of_100000_ids() {
         .unwrap();
     assert_eq!(problem(response).0, 400);
 }
+
+/// Asks `openssl ocsp` of `s`'s server until the answer for `cert` says
+/// `want` (`good`, `revoked`) or `wait` has passed; returns how long it took.
+fn ocsp_until(s: &Setup, cert: &str, want: &str, wait: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let text = openssl_ocsp(s, cert, &["-no_nonce"]);
+        if text.contains(&format!("{cert}: {want}")) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < wait,
+            "{} still answers otherwise after {:?}: {text}",
+            s.server.public,
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Two servers on one PostgreSQL: a revocation whose transaction commits
+/// ten seconds after it started (a row lock held meanwhile from psql)
+/// reaches the other server's OCSP responses and CRL. Followed by time,
+/// it never did: its row carried a time older than the other server's
+/// window when it became visible. Followed by the change log's index, the
+/// other server reads it within its next round.
+#[test]
+fn a_revocation_that_commits_late_reaches_the_other_server() {
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    let mut s = Setup::new(Some(&url));
+    let mut other = Server::start(&s.server.data_dir, Some(&url));
+    let cert = enroll(&s, "UBX", "WK5", "00000777");
+    let serial = serial_of(&s.path().join(&cert));
+    std::mem::swap(&mut s.server, &mut other);
+    ocsp_until(&s, &cert, "good", Duration::from_secs(15));
+    std::mem::swap(&mut s.server, &mut other);
+
+    // psql holds the certificate's row for ten seconds; the revocation,
+    // sent to the first server, waits for it, then commits.
+    let lock = std::process::Command::new("psql")
+        .args([
+            &*url,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &format!(
+                "BEGIN; SELECT serial_hex FROM certificates WHERE serial_hex = '{serial}' \
+                 FOR UPDATE; SELECT pg_sleep(10); COMMIT;"
+            ),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
+    s.robotid(
+        &["revoke", "--serial", &serial, "--reason", "keyCompromise"],
+        "operator",
+    )
+    .expect_code(0);
+    let waited = started.elapsed();
+    assert!(lock.wait_with_output().unwrap().status.success());
+    assert!(
+        waited > Duration::from_secs(5),
+        "the revocation did not wait for the row lock ({waited:?}): the test proves nothing"
+    );
+
+    std::mem::swap(&mut s.server, &mut other);
+    let took = ocsp_until(&s, &cert, "revoked", Duration::from_secs(10));
+    eprintln!("the other server's OCSP said revoked {took:?} after the late commit");
+    crl_until(&s, |text| text.contains(&serial.to_ascii_uppercase()));
+    std::mem::swap(&mut s.server, &mut other);
+}
