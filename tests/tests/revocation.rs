@@ -704,3 +704,67 @@ fn a_revocation_that_commits_late_reaches_the_other_server() {
     crl_until(&s, |text| text.contains(&serial.to_ascii_uppercase()));
     std::mem::swap(&mut s.server, &mut other);
 }
+
+/// Two servers on one PostgreSQL, one with its clock ten seconds behind
+/// (libfaketime): what it revokes and holds reaches the other server.
+/// Followed by time, the other server never saw it (the rows carried times
+/// ten seconds older than its window).
+#[test]
+fn a_server_with_a_skewed_clock_loses_no_change() {
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    if !tool_available("openssl", &["version"])
+        || !tool_available("faketime", &["-f", "+0s", "true"])
+    {
+        return;
+    }
+    let mut s = Setup::new(Some(&url));
+    let data_dir = s.server.data_dir.clone();
+    let public = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut cmd = std::process::Command::new("faketime");
+    cmd.args(["-f", "-10s"])
+        .arg(robotid_tests::bin("robotid-ca"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--listen", "127.0.0.1:0", "--public-listen", &public])
+        .args(["--database-url", &url])
+        .env_remove("DATABASE_URL")
+        .stderr(std::fs::File::create(s.path().join("skewed.log")).unwrap());
+    let mut skewed = Server::spawn(cmd, &data_dir).unwrap();
+    let revoked = enroll(&s, "UBX", "WK5", "00000888");
+    let held = enroll(&s, "UBX", "WK5", "00000889");
+    let revoked_serial = serial_of(&s.path().join(&revoked));
+    let held_serial = serial_of(&s.path().join(&held));
+
+    // The skewed server revokes one and holds the other.
+    std::mem::swap(&mut s.server, &mut skewed);
+    s.robotid(
+        &["revoke", "--serial", &revoked_serial, "--reason", "keyCompromise"],
+        "operator",
+    )
+    .expect_code(0);
+    s.robotid(
+        &[
+            "hold",
+            "--robot",
+            &RobotId::new("UBX", "WK5", "00000889").unwrap().to_string(),
+        ],
+        "operator",
+    )
+    .expect_code(0);
+    std::mem::swap(&mut s.server, &mut skewed);
+
+    // The server with the right time hears of both.
+    ocsp_until(&s, &revoked, "revoked", Duration::from_secs(10));
+    ocsp_until(&s, &held, "revoked", Duration::from_secs(10));
+    let text = crl_until(&s, |text| {
+        text.contains(&revoked_serial.to_ascii_uppercase())
+            && text.contains(&held_serial.to_ascii_uppercase())
+    });
+    assert!(text.contains("Certificate Hold"), "{text}");
+}
