@@ -48,6 +48,8 @@ on_both!(
     crl_numbers_only_grow,
     standings_for_status,
     reader_reads_what_the_store_reads,
+    change_log_is_dense_and_complete,
+    change_log_numbers_concurrent_writers_without_gaps,
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -1242,4 +1244,148 @@ async fn reader_reads_what_the_store_reads(db: &TestDb) {
     let clone = reader.clone();
     drop(reader);
     assert_eq!(everything_read(&clone, robot, &serial, "c0de").await, after);
+}
+
+/// The change log's entries as stored: (seq, kind, serial).
+async fn change_log(db: &TestDb) -> Vec<(i64, String, Option<String>)> {
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let rows: Vec<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT seq, kind, serial_hex FROM change_log ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.unwrap();
+    rows
+}
+
+async fn change_log_is_dense_and_complete(db: &TestDb) {
+    let store = &db.store;
+    registered(store).await;
+    assert_eq!(store.change_log_size().await.unwrap(), 0);
+    let robot = "UBX-WK5-00000601-K";
+    let first = issue(store, intent(robot, "k1", "c1")).await;
+    let mut reissue = intent(robot, "k2", "c2");
+    reissue.reissue = true;
+    let second = issue(store, reissue).await;
+    store.hold(&second, UBX).await.unwrap();
+    store.release(&second, UBX).await.unwrap();
+    // Refused or no change at all: nothing logged, no index used.
+    assert!(matches!(
+        store.release(&second, UBX).await,
+        Ok(Change::AlreadySo(_))
+    ));
+    assert!(matches!(
+        store.hold(&first, UBX).await,
+        Err(StoreError::Refused { .. })
+    ));
+    store
+        .revoke(&second, Reason::KeyCompromise, UBX)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.revoke(&second, Reason::KeyCompromise, UBX).await,
+        Ok(Change::AlreadySo(_))
+    ));
+    store
+        .append_event(&NewEvent {
+            robot_id: robot,
+            kind: EventKind::Decommissioned,
+            actor: UBX,
+            payload: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let log = change_log(db).await;
+    let kinds: Vec<(&str, Option<&str>)> = log
+        .iter()
+        .map(|(_, k, s)| (k.as_str(), s.as_deref()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("issued", Some(first.as_str())),
+            ("superseded", Some(first.as_str())),
+            ("issued", Some(second.as_str())),
+            ("held", Some(second.as_str())),
+            ("released", Some(second.as_str())),
+            ("revoked", Some(second.as_str())),
+            // The robot's history begins (manufactured) when first touched,
+            // then the decommissioning.
+            ("lifecycle", None),
+            ("lifecycle", None),
+        ]
+    );
+    let seqs: Vec<i64> = log.iter().map(|(seq, _, _)| *seq).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<i64>>());
+    assert_eq!(store.change_log_size().await.unwrap(), 8);
+
+    // Read in stretches by index, the rows as they stand now.
+    let head = store.certificate_changes_after(0, 3).await.unwrap();
+    assert_eq!(head.through, 3);
+    assert_eq!(head.issued, [first.clone(), second.clone()]);
+    assert_eq!(head.superseded.len(), 1);
+    assert_eq!(head.superseded[0].0, first);
+    let rest = store.certificate_changes_after(3, 100).await.unwrap();
+    assert_eq!(rest.through, 8);
+    assert_eq!(rest.rows.len(), 1, "one row per certificate, as it stands");
+    assert_eq!(rest.rows[0].state, RevocationState::Revoked);
+    let none = store.certificate_changes_after(8, 100).await.unwrap();
+    assert_eq!(none.through, 8);
+    assert!(none.rows.is_empty() && none.issued.is_empty());
+
+    // Append-only, whoever writes to the database.
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for statement in [
+        "UPDATE change_log SET kind = 'issued'",
+        "DELETE FROM change_log",
+        "UPDATE change_log_head SET size = 2",
+        "DELETE FROM change_log_head",
+    ] {
+        let changed = sqlx::query(statement).execute(&mut conn).await;
+        assert!(changed.is_err(), "{statement} was accepted");
+    }
+    conn.close().await.unwrap();
+}
+
+/// Two stores on one database (two server processes) revoking and holding
+/// at once: every change gets an index, none twice, none skipped.
+async fn change_log_numbers_concurrent_writers_without_gaps(db: &TestDb) {
+    registered(&db.store).await;
+    let stores = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let mut serials = Vec::new();
+    for n in 0..20 {
+        serials.push(
+            issue(
+                &db.store,
+                intent(&format!("UBX-WK5-0000070{n}-X"), "k", "c"),
+            )
+            .await,
+        );
+    }
+    let before = db.store.change_log_size().await.unwrap();
+    let tasks: Vec<_> = serials
+        .iter()
+        .enumerate()
+        .map(|(n, serial)| {
+            let (store, serial) = (stores[n % 2].clone(), serial.clone());
+            tokio::spawn(async move {
+                if n % 3 == 0 {
+                    store.hold(&serial, UBX).await.map(|_| ())
+                } else {
+                    store
+                        .revoke(&serial, Reason::Unspecified, UBX)
+                        .await
+                        .map(|_| ())
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let log = change_log(db).await;
+    let seqs: Vec<i64> = log.iter().map(|(seq, _, _)| *seq).collect();
+    let expected: Vec<i64> = (1..=before + 20).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(db.store.change_log_size().await.unwrap(), before + 20);
 }

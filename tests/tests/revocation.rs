@@ -667,6 +667,66 @@ fn a_crl_revalidation_downloads_nothing_until_the_crl_changes() {
     let (status, size) = fetch(true);
     assert_eq!((status.as_str(), size), ("304", 0));
 
+
+/// Asks `openssl ocsp` of `s`'s server until the answer for `cert` says
+/// `want` (`good`, `revoked`) or `wait` has passed; returns how long it took.
+fn ocsp_until(s: &Setup, cert: &str, want: &str, wait: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let text = openssl_ocsp(s, cert, &["-no_nonce"]);
+        if text.contains(&format!("{cert}: {want}")) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < wait,
+            "{} still answers otherwise after {:?}: {text}",
+            s.server.public,
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Two servers on one PostgreSQL: a revocation whose transaction commits
+/// ten seconds after it started (a row lock held meanwhile from psql)
+/// reaches the other server's OCSP responses and CRL. Followed by time,
+/// it never did: its row carried a time older than the other server's
+/// window when it became visible. Followed by the change log's index, the
+/// other server reads it within its next round.
+#[test]
+fn a_revocation_that_commits_late_reaches_the_other_server() {
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    let mut s = Setup::new(Some(&url));
+    let mut other = Server::start(&s.server.data_dir, Some(&url));
+    let cert = enroll(&s, "UBX", "WK5", "00000777");
+    let serial = serial_of(&s.path().join(&cert));
+    std::mem::swap(&mut s.server, &mut other);
+    ocsp_until(&s, &cert, "good", Duration::from_secs(15));
+    std::mem::swap(&mut s.server, &mut other);
+
+    // psql holds the certificate's row for ten seconds; the revocation,
+    // sent to the first server, waits for it, then commits.
+    let lock = std::process::Command::new("psql")
+        .args([
+            &*url,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &format!(
+                "BEGIN; SELECT serial_hex FROM certificates WHERE serial_hex = '{serial}' \
+                 FOR UPDATE; SELECT pg_sleep(10); COMMIT;"
+            ),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
     s.robotid(
         &["revoke", "--serial", &serial, "--reason", "keyCompromise"],
         "operator",
@@ -682,4 +742,81 @@ fn a_crl_revalidation_downloads_nothing_until_the_crl_changes() {
         assert!(Instant::now() < deadline, "the CRL never changed");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    let waited = started.elapsed();
+    assert!(lock.wait_with_output().unwrap().status.success());
+    assert!(
+        waited > Duration::from_secs(5),
+        "the revocation did not wait for the row lock ({waited:?}): the test proves nothing"
+    );
+
+    std::mem::swap(&mut s.server, &mut other);
+    let took = ocsp_until(&s, &cert, "revoked", Duration::from_secs(10));
+    eprintln!("the other server's OCSP said revoked {took:?} after the late commit");
+    crl_until(&s, |text| text.contains(&serial.to_ascii_uppercase()));
+    std::mem::swap(&mut s.server, &mut other);
+}
+
+/// Two servers on one PostgreSQL, one with its clock ten seconds behind
+/// (libfaketime): what it revokes and holds reaches the other server.
+/// Followed by time, the other server never saw it (the rows carried times
+/// ten seconds older than its window).
+#[test]
+fn a_server_with_a_skewed_clock_loses_no_change() {
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    if !tool_available("openssl", &["version"])
+        || !tool_available("faketime", &["-f", "+0s", "true"])
+    {
+        return;
+    }
+    let mut s = Setup::new(Some(&url));
+    let data_dir = s.server.data_dir.clone();
+    let public = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut cmd = std::process::Command::new("faketime");
+    cmd.args(["-f", "-10s"])
+        .arg(robotid_tests::bin("robotid-ca"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--listen", "127.0.0.1:0", "--public-listen", &public])
+        .args(["--database-url", &url])
+        .env_remove("DATABASE_URL")
+        .stderr(std::fs::File::create(s.path().join("skewed.log")).unwrap());
+    let mut skewed = Server::spawn(cmd, &data_dir).unwrap();
+    let revoked = enroll(&s, "UBX", "WK5", "00000888");
+    let held = enroll(&s, "UBX", "WK5", "00000889");
+    let revoked_serial = serial_of(&s.path().join(&revoked));
+    let held_serial = serial_of(&s.path().join(&held));
+
+    // The skewed server revokes one and holds the other.
+    std::mem::swap(&mut s.server, &mut skewed);
+    s.robotid(
+        &["revoke", "--serial", &revoked_serial, "--reason", "keyCompromise"],
+        "operator",
+    )
+    .expect_code(0);
+    s.robotid(
+        &[
+            "hold",
+            "--robot",
+            &RobotId::new("UBX", "WK5", "00000889").unwrap().to_string(),
+        ],
+        "operator",
+    )
+    .expect_code(0);
+    std::mem::swap(&mut s.server, &mut skewed);
+
+    // The server with the right time hears of both.
+    ocsp_until(&s, &revoked, "revoked", Duration::from_secs(10));
+    ocsp_until(&s, &held, "revoked", Duration::from_secs(10));
+    let text = crl_until(&s, |text| {
+        text.contains(&revoked_serial.to_ascii_uppercase())
+            && text.contains(&held_serial.to_ascii_uppercase())
+    });
+    assert!(text.contains("Certificate Hold"), "{text}");
 }

@@ -3,13 +3,18 @@
 //! (of which it is the only writer), then tells the OCSP cache which
 //! responses to sign and the CRL publisher that the listing changed.
 //!
-//! Changes are followed by time: every second it reads the revocation rows,
-//! supersessions and issuances stamped at or after its last round, less a
-//! five-second overlap, so changes made by other server processes on the
-//! same registry reach this one too. Changes this process makes are applied
-//! at once as well ([`ChangeFollower::applied`]), before they are
+//! Changes are followed by index, never by time: at start it notes the
+//! registry's change log size and reads the whole registry; then, every
+//! half second, it reads the log's entries after the last index it applied
+//! and the rows they name as they stand now. An index is never visible
+//! before a smaller one (the log's sequencer orders commits), so a change
+//! that committed late (a row lock held for seconds) or on a server whose
+//! clock is off is read all the same, by this server and by every other
+//! on the same registry (decision 0028). Changes this process makes are
+//! applied at once as well ([`ChangeFollower::applied`]), before they are
 //! acknowledged.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -20,11 +25,10 @@ use crate::locks::write;
 use crate::store::roles::Revocations;
 use crate::store::{RevocationRecord, Standing, Store, StoreError};
 
-/// How often the registry is polled for changes.
-const POLL: Duration = Duration::from_secs(1);
-/// How far back each poll looks again, for transactions that committed
-/// after a later poll started (their rows carry an earlier time).
-const POLL_OVERLAP: i64 = 5;
+/// How often the change log is read.
+const POLL: Duration = Duration::from_millis(500);
+/// Most log entries read at once; a longer stretch is read in several.
+const READ_LIMIT: i64 = 10_000;
 
 /// Why changes were not followed.
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +58,8 @@ pub struct ChangeFollower {
     index: Arc<RwLock<RevocationIndex>>,
     cache: Arc<OcspCache>,
     crl: Arc<CrlPublisher>,
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    /// The last index of the change log applied.
+    cursor: AtomicI64,
 }
 
 impl ChangeFollower {
@@ -73,15 +75,26 @@ impl ChangeFollower {
             index,
             cache,
             crl,
+            cursor: AtomicI64::new(0),
         }
+    }
+
+    /// The last index of the change log this follower applied.
+    pub fn cursor(&self) -> i64 {
+        self.cursor.load(Ordering::Acquire)
     }
 
     /// Reads the whole registry into the index; returns the responses to
     /// sign (every signed certificate's), which the caller signs when it
     /// sees fit (at start, in the background).
     pub async fn load_all(&self) -> Result<Vec<(String, Standing)>, FollowError> {
-        let changes = self.read(0).await?;
-        Ok(self.apply(&changes))
+        // The log's size first: a change that commits while the registry
+        // is read is then read twice (applying is idempotent), never missed.
+        let head = self.store.change_log_size().await?;
+        let changes = self.read_all().await?;
+        let resign = self.apply(&changes);
+        self.cursor.fetch_max(head, Ordering::AcqRel);
+        Ok(resign)
     }
 
     /// Applies a change this process made (after it committed): the index,
@@ -103,12 +116,12 @@ impl ChangeFollower {
         self.crl.changed();
     }
 
-    /// Reads the registry's changes stamped at or after `since`.
-    async fn read(&self, since: i64) -> Result<Changes, StoreError> {
+    /// Reads every revocation row, supersession and issuance.
+    async fn read_all(&self) -> Result<Changes, StoreError> {
         Ok(Changes {
-            rows: self.store.revocations_changed_since(since).await?,
-            superseded: self.store.superseded_since(since).await?,
-            issued: self.store.issued_since(since).await?,
+            rows: self.store.revocations_changed_since(0).await?,
+            superseded: self.store.superseded_since(0).await?,
+            issued: self.store.issued_since(0).await?,
         })
     }
 
@@ -147,25 +160,45 @@ impl ChangeFollower {
         resign
     }
 
-    /// Reads, applies and signs the changes since `since`.
-    async fn follow(&self, since: i64) -> Result<(), FollowError> {
-        let changes = self.read(since).await?;
+    /// Reads, applies and signs the changes logged after the cursor (at
+    /// most [`READ_LIMIT`] entries), then moves the cursor; whether it read
+    /// anything.
+    pub async fn follow(&self) -> Result<bool, FollowError> {
+        let after = self.cursor();
+        let logged = self
+            .store
+            .certificate_changes_after(after, READ_LIMIT)
+            .await?;
+        if logged.through <= after {
+            return Ok(false);
+        }
+        let changes = Changes {
+            rows: logged.rows,
+            superseded: logged.superseded,
+            issued: logged.issued,
+        };
         let resign = self.apply(&changes);
         self.cache.sign_in_background(resign).await?;
-        Ok(())
+        // Moved only once applied and signed: a failure reads them again.
+        self.cursor.fetch_max(logged.through, Ordering::AcqRel);
+        Ok(true)
     }
 
-    /// Polls every [`POLL`] for as long as the process runs.
+    /// Follows the change log every [`POLL`] for as long as the process
+    /// runs.
     pub async fn run(self: Arc<Self>) {
-        let mut last = now();
         loop {
             tokio::time::sleep(POLL).await;
-            let started = now();
-            if let Err(e) = self.follow(last - POLL_OVERLAP).await {
-                tracing::error!(error = %e, "revocation poll failed; retrying");
-                continue;
+            loop {
+                match self.follow().await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "following the change log failed; retrying");
+                        break;
+                    }
+                }
             }
-            last = started;
         }
     }
 }
@@ -262,7 +295,7 @@ mod tests {
         assert!(p.crl.publish().await.unwrap());
         assert_eq!(p.crl.current().unwrap().entries, 1);
 
-        // The poll reads the same row again (its overlap): nothing to sign,
+        // Another round reads the same row again: nothing to sign,
         // nothing new for the CRL.
         let version = p.index.version();
         let again = Changes {

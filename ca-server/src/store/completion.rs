@@ -12,6 +12,7 @@ use robotid_verifier::rule::Rule;
 
 use super::audit::{self, NewEntry};
 use super::batch::IN_CHUNK;
+use super::change_log::ChangeKind;
 use super::lifecycle::{Appended, NewEvent};
 use super::sql::{self, now, rows_per_statement};
 use super::writer::WriteTx;
@@ -59,6 +60,11 @@ impl Store {
         }
         if updated.len() < items.len() {
             check_already_issued(&mut tx, items, &updated).await?;
+        }
+        for (serial, _) in items {
+            if let Some(robot_id) = updated.get(serial) {
+                tx.log(ChangeKind::Issued, robot_id, Some(serial));
+            }
         }
         let entries: Vec<NewEntry<'_>> = items
             .iter()
@@ -149,6 +155,7 @@ impl Store {
                 ),
             });
         }
+        tx.log(ChangeKind::Issued, event.robot_id, Some(serial));
         audit::append(
             &mut tx,
             &[NewEntry {

@@ -21,6 +21,7 @@ use super::batch::{
     insert_certificates, insert_components, insert_robots, read_live, read_models, read_robots,
     supersede,
 };
+use super::change_log::ChangeKind;
 use super::decide::{
     Plan, after_lost_race, decide_batch, go_indices, live_changed, robot_mismatch,
 };
@@ -272,6 +273,7 @@ impl Store {
         let mut entries = Vec::with_capacity(winners.len() + reissues.len());
         for (i, old) in &reissues {
             if won.contains(&serials[*i]) {
+                tx.log(ChangeKind::Superseded, &intents[*i].robot_id, Some(old));
                 entries.push(NewEntry {
                     at,
                     actor,

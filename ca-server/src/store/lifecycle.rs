@@ -22,6 +22,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::change_log::ChangeKind;
 use super::revocation::Action;
 use super::roles::Lifecycle;
 use super::sql::{self, now};
@@ -400,6 +401,7 @@ impl Store {
             .execute(&mut *conn)
             .await
             .map_err(StoreError::db("lifecycle: moving the head"))?;
+        tx.log(ChangeKind::Lifecycle, robot_id, None);
         Ok(LifecycleEvent {
             robot_id: robot_id.to_owned(),
             seq,

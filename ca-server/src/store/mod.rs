@@ -27,6 +27,7 @@ mod admin;
 mod audit;
 mod batch;
 mod ca_certificates;
+mod change_log;
 mod checkpoint;
 mod completion;
 mod decide;
@@ -49,6 +50,7 @@ use sqlx::migrate::Migrator;
 use sql::Dialect;
 
 pub use ca_certificates::CaCertificate;
+pub use change_log::{ChangeKind, LoggedChanges};
 pub use error::StoreError;
 pub use lifecycle::{Appended, CertificateEffect, LifecycleEvent, NewEvent};
 pub use records::{

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::audit::{self, NewEntry};
+use super::change_log::ChangeKind;
 use super::issuance::with_retries;
 use super::roles::Revocations;
 use super::sql::{self, normalize_serial, now};
@@ -219,6 +220,19 @@ impl Revocations for Store {
             .map_err(StoreError::db("decoding issued certificates"))
     }
 
+    async fn change_log_size(&self) -> Result<i64, StoreError> {
+        super::change_log::size(&self.read.pool).await
+    }
+
+    async fn certificate_changes_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<super::LoggedChanges, StoreError> {
+        super::change_log::certificate_changes_after(&self.read.pool, self.read.sql, after, limit)
+            .await
+    }
+
     async fn next_crl_number(&self, issuer_id: &str) -> Result<i64, StoreError> {
         with_retries(|| async {
             let mut tx = self.begin_write().await?;
@@ -365,6 +379,12 @@ impl Store {
         .execute(&mut *conn)
         .await
         .map_err(StoreError::db("revocation: recording"))?;
+        let kind = match record.state {
+            RevocationState::Revoked => ChangeKind::Revoked,
+            RevocationState::Held => ChangeKind::Held,
+            RevocationState::Released => ChangeKind::Released,
+        };
+        tx.log(kind, &robot_id, Some(serial));
         let verb = match action {
             Action::Revoke(_) => "certificate.revoke",
             Action::Hold => "certificate.hold",

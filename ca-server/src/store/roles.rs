@@ -18,8 +18,8 @@ use robotid_verifier::history::LifeState;
 
 use super::{
     Appended, AuditEntry, BeginOutcome, CertificateRecord, CertificateStanding, Change,
-    ComponentRecord, Credential, IssuanceIntent, LifecycleEvent, ManufacturerRecord, ModelRecord,
-    NewEvent, ReadOnlyStore, Reason, RevocationRecord, RobotRecord, StoreError,
+    ComponentRecord, Credential, IssuanceIntent, LifecycleEvent, LoggedChanges, ManufacturerRecord,
+    ModelRecord, NewEvent, ReadOnlyStore, Reason, RevocationRecord, RobotRecord, StoreError,
 };
 
 #[cfg(doc)]
@@ -257,6 +257,19 @@ pub trait Revocations {
         &self,
         since: i64,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The change log's size: the index of its last entry (0: empty).
+    fn change_log_size(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// The certificate changes logged after index `after` (at most `limit`
+    /// entries of the log), with the rows they name as they stand now, and
+    /// the last index read. Servers follow the registry with this, by
+    /// index, so no change is missed however late it committed.
+    fn certificate_changes_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<LoggedChanges, StoreError>> + Send;
 
     /// The next CRL number of `issuer_id`: one more than any number handed
     /// out before, by this server or another on the same registry.

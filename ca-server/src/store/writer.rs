@@ -17,6 +17,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use super::StoreError;
+use super::change_log::{self, ChangeKind, NewChange};
 use super::sql::Dialect;
 
 /// Where write transactions come from, and the dialect they speak.
@@ -46,6 +47,8 @@ enum Source {
 pub(super) struct WriteTx {
     conn: Held,
     sql: Dialect,
+    /// Changes noted for the change log, appended at commit.
+    changes: Vec<NewChange>,
 }
 
 /// The connection of a [`WriteTx`].
@@ -104,6 +107,7 @@ impl Writer {
                 .map(|tx| WriteTx {
                     conn: Held::Pooled(tx),
                     sql,
+                    changes: Vec::new(),
                 })
                 .map_err(StoreError::db("starting a write transaction")),
             Source::Own { conn, left_open } => {
@@ -130,6 +134,7 @@ impl Writer {
                         left_open: Arc::clone(left_open),
                     },
                     sql,
+                    changes: Vec::new(),
                 })
             }
         }
@@ -157,8 +162,21 @@ impl WriteTx {
         self.sql
     }
 
-    /// Commits, saying what was being committed when it fails.
-    pub(super) async fn commit(self, what: &str) -> Result<(), StoreError> {
+    /// Notes a change for the change log; it is appended, with its index,
+    /// when the transaction commits, and vanishes with it otherwise.
+    pub(super) fn log(&mut self, kind: ChangeKind, robot_id: &str, serial_hex: Option<&str>) {
+        self.changes.push(NewChange {
+            kind,
+            robot_id: robot_id.to_owned(),
+            serial_hex: serial_hex.map(str::to_owned),
+        });
+    }
+
+    /// Appends the changes noted to the change log, then commits, saying
+    /// what was being committed when it fails.
+    pub(super) async fn commit(mut self, what: &str) -> Result<(), StoreError> {
+        let changes = std::mem::take(&mut self.changes);
+        change_log::append(&mut self, &changes).await?;
         let context = format!("{what}: commit");
         match self.conn {
             Held::Pooled(tx) => tx.commit().await.map_err(StoreError::db(context)),
