@@ -119,17 +119,22 @@ pub enum RobotIdError {
         ch: char,
     },
     /// The format is fine but the check character does not match the body.
+    /// The character the body would need is deliberately not given: for a
+    /// swapped or mistyped character, the ID it completes is usually
+    /// another robot's, and an operator who "fixes" the ID that way acts on
+    /// the wrong robot.
     #[error(
-        "robot ID {id:?}: check character is {found} but the ID's body requires {expected} \
-         (a character was mistyped or two were swapped)"
+        "robot ID {id:?} is invalid: its check character (position {position}, {found}) does \
+         not match the rest of the ID; a character was mistyped or two were swapped: read \
+         the ID again from the robot's label"
     )]
     CheckMismatch {
         /// The input, shortened if very long.
         id: String,
         /// The check character the input carries.
         found: char,
-        /// The check character its body requires.
-        expected: char,
+        /// Its 1-based position in the input.
+        position: usize,
     },
 }
 
@@ -189,7 +194,7 @@ impl RobotId {
             return Err(RobotIdError::CheckMismatch {
                 id: shown(s),
                 found,
-                expected,
+                position: s.chars().count(),
             });
         }
         Ok(Self::assemble(code, model, serial, expected))
@@ -646,11 +651,7 @@ mod tests {
         assert_eq!(check_char("JIH-WK5-1"), Ok('B'));
         assert!(matches!(
             RobotId::parse("JIH-WK5-1-7"),
-            Err(RobotIdError::CheckMismatch {
-                found: '7',
-                expected: 'B',
-                ..
-            })
+            Err(RobotIdError::CheckMismatch { found: '7', .. })
         ));
     }
 
@@ -729,9 +730,13 @@ mod tests {
     fn check_mismatch_message() {
         assert_eq!(
             message("UBX-WK5-0001-Q"),
-            "robot ID \"UBX-WK5-0001-Q\": check character is Q but the ID's body requires H \
-             (a character was mistyped or two were swapped)"
+            "robot ID \"UBX-WK5-0001-Q\" is invalid: its check character (position 14, Q) does \
+             not match the rest of the ID; a character was mistyped or two were swapped: read \
+             the ID again from the robot's label"
         );
+        // The message never names the character the body would need (H):
+        // for a typo, that completes another robot's ID.
+        assert!(!message("UBX-WK5-0001-Q").contains('H'));
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub(super) fn profile_checks(analysis: &ProfileAnalysis) -> [Check; 4] {
             } else {
                 let code = if robot_id
                     .iter()
-                    .any(|v| v.detail.contains("check character is"))
+                    .any(|v| v.detail.contains("check character ("))
                 {
                     "check_character"
                 } else {
