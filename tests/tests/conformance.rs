@@ -297,3 +297,66 @@ fn openssl_reads_subject_san_aia_and_policy() {
     );
     assert!(text.contains("Subject: C = CN, O = Example Robotics Ltd, serialNumber = UBX-WK5-00001234-I, CN = UBX-WK5-00001234-I"), "{text}");
 }
+
+/// Finding 1 of issue 17: a key `robotid key new` writes must load in
+/// OpenSSL and Python `cryptography`, which refuse the PKCS#8 v2 Ed25519
+/// keys ring makes; otherwise a robot cannot use its key for mutual TLS.
+#[test]
+fn openssl_and_cryptography_load_every_key_robotid_writes() {
+    let openssl = tool_available("openssl", &["version"]);
+    let python = tool_available("python3", &["-c", "import cryptography"]);
+    if !openssl && !python {
+        return;
+    }
+    for alg in ["p256", "p384", "ed25519"] {
+        let dir = tempdir();
+        let d = dir.path();
+        robotid(d, &["key", "new", "--alg", alg, "--out", "robot.key"]).expect_code(0);
+        if openssl {
+            let out = run_in(
+                d,
+                "openssl",
+                &["pkey", "-in", "robot.key", "-noout", "-text"],
+            );
+            assert_eq!(
+                out.code, 0,
+                "{alg}: openssl pkey: {}{}",
+                out.stdout, out.stderr
+            );
+            // `openssl asn1parse` shows the first INTEGER: 0 is PKCS#8 v1.
+            let parsed = run_in(d, "openssl", &["asn1parse", "-in", "robot.key"]).expect_code(0);
+            let version = parsed.stdout.lines().nth(1).unwrap_or_default();
+            assert!(
+                version.contains("INTEGER") && version.ends_with(":00"),
+                "{alg}: {}",
+                parsed.stdout
+            );
+        }
+        if python {
+            let out = run_in(
+                d,
+                "python3",
+                &[
+                    "-c",
+                    "import sys; from cryptography.hazmat.primitives import serialization as s; \
+                     k = s.load_pem_private_key(open('robot.key','rb').read(), None); \
+                     print(type(k).__name__)",
+                ],
+            );
+            assert_eq!(
+                out.code, 0,
+                "{alg}: cryptography: {}{}",
+                out.stdout, out.stderr
+            );
+        }
+    }
+    // The CA's own keys are written the same way.
+    let dir = tempdir();
+    robotid(dir.path(), &["ca", "init", "--dir", "ca", "--name", "Keys"]).expect_code(0);
+    for key in ["ca/root-ca.key", "ca/issuing-ca.key", "ca/ocsp-signer.key"] {
+        if openssl {
+            let out = run_in(dir.path(), "openssl", &["pkey", "-in", key, "-noout"]);
+            assert_eq!(out.code, 0, "{key}: {}{}", out.stdout, out.stderr);
+        }
+    }
+}
