@@ -270,9 +270,12 @@ fn revocation(database_url: Option<&str>) {
         assert!(text.contains("Key Compromise"), "{text}");
         assert!(text.contains("Issuing Distribution Point"), "{text}");
         if lint {
-            pkilint(s.path(), &["crl", "crl.der"]);
+            pkilint(s.path(), &["--artifact", "crl", "crl", "crl.der"]);
             openssl_ocsp(&s, &ubx, &["-no_nonce", "-respout", "ocsp.der"]);
-            pkilint(s.path(), &["ocsp", "ocsp.der"]);
+            pkilint(
+                s.path(),
+                &["--artifact", "ocsp-response", "ocsp", "ocsp.der"],
+            );
         }
     }
 
