@@ -55,6 +55,9 @@ pub enum ChainError {
     /// No path to an anchor is valid at the time given.
     #[error("no valid path to a trust anchor: {0}")]
     Path(webpki::Error),
+    /// The only paths found end at a trust anchor outside its validity.
+    #[error("the trust anchor is outside its validity")]
+    AnchorExpired,
 }
 
 /// Validates `cert` through `intermediates` to one of `anchors` at `time`
@@ -66,6 +69,7 @@ pub fn verify_path(
     time: u64,
     purpose: Purpose,
 ) -> Result<(), ChainError> {
+    let anchors_der = anchors;
     let anchors = anchors
         .iter()
         .enumerate()
@@ -84,6 +88,36 @@ pub fn verify_path(
         None,
         None,
     )
-    .map(|_| ())
     .map_err(ChainError::Path)
+    .and_then(|path| {
+        // webpki never looks at an anchor's validity (an anchor is a name
+        // and a key to it); an expired root is refused here, as OpenSSL and
+        // Go refuse it (x509-limbo `expired-root`).
+        let anchor = path.anchor();
+        let mut same = anchors_der.iter().filter(|der| {
+            anchor_from_trusted_cert(der).is_ok_and(|a| {
+                a.subject == anchor.subject
+                    && a.subject_public_key_info == anchor.subject_public_key_info
+            })
+        });
+        let expired = same.all(|der| !valid_at(der, time));
+        if expired {
+            Err(ChainError::AnchorExpired)
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// Whether certificate `der` is within its validity at `time` (Unix
+/// seconds); an unparsable certificate is not.
+fn valid_at(der: &[u8], time: u64) -> bool {
+    use x509_parser::prelude::FromDer;
+    let Ok(time) = i64::try_from(time) else {
+        return false;
+    };
+    x509_parser::certificate::X509Certificate::from_der(der).is_ok_and(|(_, c)| {
+        let v = c.validity();
+        (v.not_before.timestamp()..=v.not_after.timestamp()).contains(&time)
+    })
 }
