@@ -14,7 +14,7 @@ use robotid_issuer::ceremony;
 use robotid_issuer::signer::{Signer, SignerConfig};
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
 use robotid_issuer::{csr, pem};
-use robotid_tests::{repo_root, robotid, run_in, tempdir, tool_available};
+use robotid_tests::{go_available, go_check, repo_root, robotid, run_in, tempdir, tool_available};
 use robotid_verifier::oid;
 use robotid_verifier::rules::ModelRules;
 
@@ -401,4 +401,42 @@ fn openssl_requires_the_market_entry_policy_explicitly() {
     let other = format!("{}.2", oid::ID_CP_MARKET_ENTRY_V1.parent().unwrap());
     let out = verify(&other);
     assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+/// Go's crypto/x509 verifies the robot chain for ExtKeyUsageClientAuth
+/// (and the OCSP signer for any purpose), and refuses another CA's robot.
+#[test]
+fn go_crypto_x509_verifies_the_chain_for_client_auth() {
+    if !go_available() {
+        return;
+    }
+    for alg in ["p256", "p384", "ed25519"] {
+        let dir = tempdir();
+        let d = chain(dir.path(), alg);
+        let out = go_check(
+            &d,
+            &["chain", "root.pem", "issuing.pem", "leaf.pem", "client"],
+        );
+        assert_eq!(out.code, 0, "{alg}: {}{}", out.stdout, out.stderr);
+        let out = go_check(
+            &d,
+            &[
+                "chain",
+                "root.pem",
+                "issuing.pem",
+                "ca/ocsp-signer.pem",
+                "any",
+            ],
+        );
+        assert_eq!(out.code, 0, "{alg}: {}{}", out.stdout, out.stderr);
+    }
+    let (a, b) = (tempdir(), tempdir());
+    chain(a.path(), "p256");
+    chain(b.path(), "p256");
+    let other_root = b.path().join("root.pem").display().to_string();
+    let out = go_check(
+        a.path(),
+        &["chain", &other_root, "issuing.pem", "leaf.pem", "client"],
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
 }

@@ -642,7 +642,11 @@ fn extensions_outside_the_profile_fail_it() {
     let robot = pki.hand_made_with(&id, |p| p.custom_extensions.push(critical_nc));
     let report = inspect(&pki.inspector(&[], None, now()), &robot.der);
     assert_fails(&report, "profile", "profile");
-    assert!(report.to_text().contains("extensions.allowed"), "{}", report.to_text());
+    assert!(
+        report.to_text().contains("extensions.allowed"),
+        "{}",
+        report.to_text()
+    );
     let v = robotid_verifier::profile::check_robot_certificate(&robot.der).unwrap_err();
     assert!(v.breaks("extensions.allowed"), "{v}");
 
