@@ -99,6 +99,11 @@ impl Inspector {
                         None,
                     );
                 }
+                for ca in path.intermediate_certificates() {
+                    if let Err(reason) = crate::chain::issuing_ca_conforms(&ca.der()) {
+                        return (Check::fail(NAME, "ca_profile", reason), None);
+                    }
+                }
                 let mut inters = path.intermediate_certificates();
                 let issuer_der = match inters.next() {
                     Some(c) => c.der().into_owned(),
