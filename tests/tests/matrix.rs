@@ -346,11 +346,12 @@ fn conformance_matrix_shows_no_finding_but_the_allow_list() {
             "--csr",
             &csr.display().to_string(),
             "--out",
-            "robot.pem",
+            "robot-chain.pem",
         ],
         "ubx",
     )
     .expect_code(0);
+    copy(&d.join("robot-chain.pem"), "robot.pem");
 
     // The CRL (published within a second or so) and a good OCSP response.
     let crl_url = {
