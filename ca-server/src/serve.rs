@@ -2,6 +2,23 @@
 //! on the public port. Each connection is its own task; a slow or silent
 //! client holds only its own task (with a handshake deadline) and never
 //! blocks the others.
+//!
+//! Early answers. The API refuses many POSTs before reading their bodies
+//! (401, 403, 413, 415), and the client is then still sending. Two things
+//! make sure it reads the answer anyway (issue 17, finding 9):
+//! - HTTP/2: the request body is kept until the response has been sent
+//!   ([`early::hold_request_body`]). h2 resets a stream whose last handle
+//!   goes while the server is still answering with CANCEL, which curl
+//!   reports as error 92 and drops the answer; once the answer is complete
+//!   it resets with NO_ERROR, which RFC 9113 section 8.1 gives for exactly
+//!   this ("stop sending, you have your answer").
+//! - HTTP/1.1: hyper closes the connection when a body was left unread, and
+//!   closing a socket with unread data makes the kernel send a reset, which
+//!   destroys the answer in flight (the client sees `Broken pipe` or
+//!   `Connection reset`). The socket closes with a lingering close instead
+//!   ([`early::Lingering`]): after our FIN, what the client still sends is
+//!   read and dropped until it closes or a deadline passes, as Apache and
+//!   nginx do.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +30,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
+
+mod early;
 
 use crate::api::auth::PeerCertificate;
 
@@ -81,6 +99,7 @@ pub async fn serve_tls(
         let router = router.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let tcp = early::Lingering::new(tcp);
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
@@ -99,10 +118,10 @@ pub async fn serve_tls(
                     .and_then(|c| c.first())
                     .map(|c| Arc::new(c.as_ref().to_vec())),
             );
-            let service = router.map_request(
+            let service = tower::service_fn(
                 move |mut req: axum::extract::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(peer.clone());
-                    req
+                    early::hold_request_body(router.clone(), req)
                 },
             );
             let served = builder()
@@ -125,9 +144,14 @@ pub async fn serve_plain(listener: TcpListener, router: Router, max_connections:
         tokio::spawn(async move {
             let _permit = permit;
             let service =
-                router.map_request(|req: axum::extract::Request<hyper::body::Incoming>| req);
+                tower::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
+                    early::hold_request_body(router.clone(), req)
+                });
             let served = builder()
-                .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
+                .serve_connection(
+                    TokioIo::new(early::Lingering::new(tcp)),
+                    TowerToHyperService::new(service),
+                )
                 .await;
             if let Err(e) = served {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");

@@ -266,6 +266,14 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         ExtendedKeyUsagePurpose::Other(oid::arcs_u64(&oid::ID_KP_LIFECYCLE_SIGNING)),
     ];
     issuing.use_authority_key_identifier_extension = true;
+    // The market-entry policy, so a relying party can require it in path
+    // validation (`openssl verify -policy ... -explicit_policy`): a policy
+    // in a leaf counts only if every CA above it, but the trust anchor,
+    // asserts it too (RFC 5280 6.1.3 (d)).
+    issuing.custom_extensions = vec![
+        crate::extensions::certificate_policies(&[oid::ID_CP_MARKET_ENTRY_V1])
+            .map_err(|e| CeremonyError::Certificate(e.to_string()))?,
+    ];
     let issuing_cert = issuing.signed_by(&issuing_key, &root_issuer)?;
     keys::write_key(&paths.file(files::ROOT_KEY), &root_key)?;
     keys::write_key(&paths.file(files::ISSUING_KEY), &issuing_key)?;

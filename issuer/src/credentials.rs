@@ -42,6 +42,29 @@ pub const OU_MANUFACTURER: &str = "manufacturer";
 /// How long credentials are valid.
 pub const CREDENTIAL_VALIDITY: Duration = Duration::days(365);
 
+/// The subjectAltName URI of a client credential:
+/// `urn:robotid:<role>:<name>`, the name percent-encoded outside RFC 3986's
+/// unreserved characters. Client verifiers (Python `cryptography`'s
+/// ClientVerifier among them) require a SAN on every leaf; the subject
+/// stays what the server authenticates.
+pub fn credential_uri(role: &str, name: &str) -> String {
+    let mut out = format!("urn:robotid:{role}:");
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn urn(role: &str, name: &str) -> Result<SanType, String> {
+    rcgen::string::Ia5String::try_from(credential_uri(role, name))
+        .map(SanType::URI)
+        .map_err(|e| format!("{role} {name:?}: {e}"))
+}
+
 /// The certificate parameters of `kind`, valid from `now`.
 pub(crate) fn params(
     kind: &CredentialKind,
@@ -55,12 +78,14 @@ pub(crate) fn params(
             dn.push(DnType::OrganizationName, ca_name);
             dn.push(DnType::OrganizationalUnitName, OU_OPERATOR);
             dn.push(DnType::CommonName, name.as_str());
+            params.subject_alt_names = vec![urn(OU_OPERATOR, name)?];
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         }
         CredentialKind::Manufacturer { code, name } => {
             dn.push(DnType::OrganizationName, name.as_str());
             dn.push(DnType::OrganizationalUnitName, OU_MANUFACTURER);
             dn.push(DnType::CommonName, code.as_str());
+            params.subject_alt_names = vec![urn(OU_MANUFACTURER, code)?];
             params.extended_key_usages = vec![
                 ExtendedKeyUsagePurpose::ClientAuth,
                 ExtendedKeyUsagePurpose::Other(oid::arcs_u64(&oid::ID_KP_MANUFACTURER_ENROLLMENT)),
@@ -90,4 +115,21 @@ pub(crate) fn params(
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;
     Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_uris_escape_what_a_urn_cannot_hold() {
+        assert_eq!(
+            credential_uri(OU_MANUFACTURER, "UBX"),
+            "urn:robotid:manufacturer:UBX"
+        );
+        assert_eq!(
+            credential_uri(OU_OPERATOR, "Ops team/1 é"),
+            "urn:robotid:operator:Ops%20team%2F1%20%C3%A9"
+        );
+    }
 }

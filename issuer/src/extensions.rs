@@ -8,7 +8,9 @@ use rcgen::CustomExtension;
 use robotid_verifier::oid;
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies};
+use x509_cert::ext::pkix::{
+    AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies, SubjectKeyIdentifier,
+};
 
 /// Access methods of RFC 5280's AIA.
 const ID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
@@ -97,4 +99,39 @@ pub fn ocsp_nocheck() -> Result<CustomExtension, ExtensionError> {
         reason: e.to_string(),
     })?;
     Ok(custom(&oid::ID_PKIX_OCSP_NOCHECK, content, false))
+}
+
+/// The key identifier of the public key in `spki_der` (a DER
+/// SubjectPublicKeyInfo) by RFC 7093 section 2 method 1: the leftmost 160
+/// bits of the SHA-256 of the subjectPublicKey bits. pkilint recognises the
+/// method, and it is what docs/profile promises.
+pub fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, ExtensionError> {
+    use der::Decode;
+    let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|e| {
+        ExtensionError {
+            extension: "subjectKeyIdentifier",
+            reason: format!("the subject's public key does not parse: {e}"),
+        }
+    })?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, spki.subject_public_key.raw_bytes());
+    Ok(digest.as_ref()[..20].to_vec())
+}
+
+/// subjectKeyIdentifier (RFC 5280 4.2.1.2, non-critical) for the key in
+/// `spki_der`: every certificate RobotID issues carries one, end entities
+/// included, so relying parties and pkilint find the key by its identifier.
+pub fn subject_key_identifier(spki_der: &[u8]) -> Result<CustomExtension, ExtensionError> {
+    const NAME: &str = "subjectKeyIdentifier";
+    let id =
+        der::asn1::OctetString::new(key_identifier(spki_der)?).map_err(|e| ExtensionError {
+            extension: NAME,
+            reason: e.to_string(),
+        })?;
+    let content = SubjectKeyIdentifier(id)
+        .to_der()
+        .map_err(|e| ExtensionError {
+            extension: NAME,
+            reason: e.to_string(),
+        })?;
+    Ok(custom(&oid::ID_CE_SUBJECT_KEY_IDENTIFIER, content, false))
 }

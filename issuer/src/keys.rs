@@ -1,5 +1,12 @@
-//! Key pairs and key files. Private keys are written as PKCS#8 PEM, created
-//! with mode 0600 and never over an existing file, and never logged.
+//! Key pairs and key files. Private keys are written as PKCS#8 v1 PEM
+//! (RFC 5208 `PrivateKeyInfo`), created with mode 0600 and never over an
+//! existing file, and never logged.
+//!
+//! Why v1: ring generates Ed25519 keys as PKCS#8 v2 (RFC 5958, with the
+//! public key), which OpenSSL 3.0 and Python `cryptography` refuse to load,
+//! so a robot could not use the key it enrolled with for mutual TLS. Every
+//! reader (ring, OpenSSL, cryptography, Go) takes v1. Reading accepts v1,
+//! v2 and SEC1 `EC PRIVATE KEY` (what `openssl ecparam -genkey` writes).
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -30,7 +37,9 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// The file is not a usable private key.
-    #[error("{path}: not a PKCS#8 P-256, P-384 or Ed25519 private key: {reason}")]
+    #[error(
+        "{path}: not a PKCS#8 or SEC1 (EC PRIVATE KEY) P-256, P-384 or Ed25519 private key: {reason}"
+    )]
     Unusable {
         /// The file.
         path: String,
@@ -131,29 +140,108 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
         })
 }
 
-/// Writes `key` as PKCS#8 PEM to a new 0600 file.
+/// Writes `key` as PKCS#8 v1 PEM to a new 0600 file.
 pub fn write_key(path: &Path, key: &KeyPair) -> Result<(), KeyError> {
-    write_private(path, key.serialize_pem().as_bytes())
+    let der = pkcs8_v1(key).map_err(|reason| KeyError::Unusable {
+        path: path.display().to_string(),
+        reason,
+    })?;
+    write_private(path, crate::pem::encode(PKCS8_LABEL, &der).as_bytes())
 }
 
-/// Reads a PKCS#8 PEM private key of an accepted algorithm.
+/// The PEM label of a PKCS#8 private key (RFC 7468 section 10).
+const PKCS8_LABEL: &str = "PRIVATE KEY";
+/// The PEM label of a SEC1 EC private key (RFC 5915), as OpenSSL writes it.
+const SEC1_LABEL: &str = "EC PRIVATE KEY";
+/// The PEM label OpenSSL puts before a SEC1 key (`openssl ecparam -genkey`);
+/// the curve is in the key itself, so this block is skipped.
+const EC_PARAMETERS_LABEL: &str = "EC PARAMETERS";
+
+/// `key`'s private key as a PKCS#8 v1 `PrivateKeyInfo`: the v2
+/// `OneAsymmetricKey` ring makes for Ed25519 without its optional public
+/// key (which ring recomputes and checks on reading anyway).
+pub fn pkcs8_v1(key: &KeyPair) -> Result<Vec<u8>, String> {
+    use der::{Decode, Encode};
+    let serialized = key.serialize_der();
+    let mut info = pkcs8::PrivateKeyInfo::from_der(&serialized)
+        .map_err(|e| format!("the key does not encode as PKCS#8: {e}"))?;
+    info.public_key = None;
+    info.to_der()
+        .map_err(|e| format!("the key does not encode as PKCS#8 v1: {e}"))
+}
+
+/// Reads a private key of an accepted algorithm: PEM `PRIVATE KEY`
+/// (PKCS#8 v1 or v2) or `EC PRIVATE KEY` (SEC1, optionally after an
+/// `EC PARAMETERS` block).
 pub fn read_key(path: &Path) -> Result<KeyPair, KeyError> {
     let display = path.display().to_string();
-    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
         path: display.clone(),
         source,
     })?;
-    let key = KeyPair::from_pem(&pem).map_err(|e| KeyError::Unusable {
+    let unusable = |reason: String| KeyError::Unusable {
         path: display.clone(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let blocks = pem::parse_many(&text).map_err(|e| unusable(format!("not PEM: {e}")))?;
+    let keys: Vec<&pem::Pem> = blocks
+        .iter()
+        .filter(|b| b.tag() != EC_PARAMETERS_LABEL)
+        .collect();
+    let [block] = keys.as_slice() else {
+        return Err(unusable(format!(
+            "expected one PEM private key block, found {}",
+            keys.len()
+        )));
+    };
+    let pkcs8_der = match block.tag() {
+        PKCS8_LABEL => block.contents().to_vec(),
+        SEC1_LABEL => sec1_to_pkcs8(block.contents()).map_err(unusable)?,
+        other => {
+            return Err(unusable(format!(
+                "a PEM block labelled {other:?}; expected {PKCS8_LABEL:?} or {SEC1_LABEL:?} \
+                 (encrypted keys are not read)"
+            )));
+        }
+    };
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8_der);
+    let key = KeyPair::try_from(&der).map_err(|e| unusable(e.to_string()))?;
     if algorithm_of(&key).is_none() {
-        return Err(KeyError::Unusable {
-            path: display,
-            reason: "unsupported algorithm".into(),
-        });
+        return Err(unusable("unsupported algorithm".into()));
     }
     Ok(key)
+}
+
+/// A SEC1 `ECPrivateKey` (RFC 5915) wrapped as the PKCS#8 v1 key ring
+/// reads: the algorithm names the key's curve, the private key is the SEC1
+/// structure itself (RFC 5915 section 2 is that nesting).
+fn sec1_to_pkcs8(sec1_der: &[u8]) -> Result<Vec<u8>, String> {
+    use der::{Decode, Encode};
+    let ec = sec1::EcPrivateKey::from_der(sec1_der)
+        .map_err(|e| format!("EC PRIVATE KEY: not a SEC1 ECPrivateKey: {e}"))?;
+    let curve = match ec.parameters {
+        Some(sec1::EcParameters::NamedCurve(curve)) => curve,
+        None => {
+            return Err(
+                "EC PRIVATE KEY: no curve named in its parameters (RFC 5915 [0])".to_string(),
+            );
+        }
+    };
+    // ring computes nothing it is not given: the public key must be there,
+    // as OpenSSL always writes it.
+    if ec.public_key.is_none() {
+        return Err("EC PRIVATE KEY: no public key (RFC 5915 [1])".to_string());
+    }
+    let info = pkcs8::PrivateKeyInfo {
+        algorithm: pkcs8::AlgorithmIdentifierRef {
+            oid: const_oid::db::rfc5912::ID_EC_PUBLIC_KEY,
+            parameters: Some(der::asn1::AnyRef::from(&curve)),
+        },
+        private_key: sec1_der,
+        public_key: None,
+    };
+    info.to_der()
+        .map_err(|e| format!("EC PRIVATE KEY: cannot rewrap as PKCS#8: {e}"))
 }
 
 #[cfg(test)]
@@ -177,6 +265,12 @@ mod tests {
                 let mode = std::fs::metadata(&path).unwrap().permissions().mode();
                 assert_eq!(mode & 0o777, 0o600);
             }
+            // PKCS#8 v1: what OpenSSL and cryptography read (issue 17).
+            let text = std::fs::read_to_string(&path).unwrap();
+            let block = pem::parse(&text).unwrap();
+            assert_eq!(block.tag(), "PRIVATE KEY");
+            let info = <pkcs8::PrivateKeyInfo as der::Decode>::from_der(block.contents()).unwrap();
+            assert_eq!(info.version(), pkcs8::Version::V1, "{alg}");
             let back = read_key(&path).unwrap();
             assert_eq!(back.public_key_raw(), key.public_key_raw());
             assert_eq!(algorithm_of(&back), Some(alg));

@@ -68,7 +68,32 @@ pub fn lint(
         ));
     }
     out.extend(issued_by(cert, issuer));
+    out.extend(names_its_key(cert));
     out
+}
+
+/// The end entity's subjectKeyIdentifier: present, non-critical, and the
+/// RFC 7093 method 1 identifier of its own key (docs/profile). pkilint
+/// warns `certificate_skid_end_entity_missing` without it.
+fn names_its_key(cert: &X509Certificate<'_>) -> Option<Violation> {
+    let found = cert
+        .extensions()
+        .iter()
+        .find(|e| e.oid == profile::x509_oid(&robotid_verifier::oid::ID_CE_SUBJECT_KEY_IDENTIFIER));
+    let wanted = crate::extensions::key_identifier(cert.public_key().raw).ok();
+    let ok = found.is_some_and(|e| {
+        !e.critical
+            && matches!(e.parsed_extension(), ParsedExtension::SubjectKeyIdentifier(k)
+                if Some(k.0) == wanted.as_deref())
+    });
+    (!ok).then(|| {
+        violation(
+            "issuer.subject_key_identifier",
+            "subjectKeyIdentifier must be present, non-critical, and the truncated SHA-256 \
+             of the subject's key (RFC 7093 method 1)"
+                .into(),
+        )
+    })
 }
 
 /// What a certificate the issuer makes for its own services (credentials,
@@ -79,7 +104,8 @@ pub struct ServiceProfile {
     pub kind: &'static str,
     /// The extended key usages, exactly (x509-parser's dotted OIDs).
     pub eku: Vec<String>,
-    /// Whether a subjectAltName is required (TLS) or forbidden (others).
+    /// Whether a subjectAltName is required (TLS and client credentials)
+    /// or forbidden (delegated signers).
     pub san: bool,
     /// Whether id-pkix-ocsp-nocheck is required (OCSP signer) or forbidden.
     pub ocsp_nocheck: bool,
@@ -133,8 +159,7 @@ impl ServiceProfile {
 /// only), exactly the profile's key purposes, the requester's key, issued
 /// by the issuing CA (name and key identifier), inside its validity and no
 /// longer than the profile allows, with a serial of at least 64 random
-/// bits. (No subjectKeyIdentifier is demanded: these certificates never
-/// issue, and RobotID's have never carried one.)
+/// bits, and a subjectKeyIdentifier of its key.
 pub fn lint_service(
     cert: &X509Certificate<'_>,
     issuer: &IssuerFacts,
@@ -190,7 +215,7 @@ pub fn lint_service(
         _ => broke(
             "service.subject_alt_name",
             if expected.san {
-                "a subjectAltName naming its hosts is required".into()
+                "a subjectAltName naming its holder or hosts is required".into()
             } else {
                 "no subjectAltName is allowed".into()
             },
@@ -238,6 +263,7 @@ pub fn lint_service(
         );
     }
     out.extend(issued_by(cert, issuer));
+    out.extend(names_its_key(cert));
     out
 }
 

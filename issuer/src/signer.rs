@@ -385,7 +385,7 @@ impl<K: CaKey> Signer<K> {
             });
         }
         let encoded = vetted.identity().to_der()?;
-        let params = template::robot(
+        let mut params = template::robot(
             vetted.identity(),
             encoded,
             &serial,
@@ -393,6 +393,11 @@ impl<K: CaKey> Signer<K> {
             not_after,
             &self.urls,
         )?;
+        params
+            .custom_extensions
+            .push(crate::extensions::subject_key_identifier(
+                vetted.spki_der(),
+            )?);
         let subject_key = rcgen::SubjectPublicKeyInfo::from_der(vetted.spki_der())
             .map_err(|e| IssueError::Crypto(e.to_string()))?;
         let precert = params
@@ -435,12 +440,12 @@ impl<K: CaKey> Signer<K> {
         let san = match kind {
             CredentialKind::Operator { .. } => {
                 eku.push(ServiceProfile::client_auth());
-                false
+                true
             }
             CredentialKind::Manufacturer { .. } => {
                 eku.push(ServiceProfile::client_auth());
                 eku.push(robotid_verifier::oid::ID_KP_MANUFACTURER_ENROLLMENT.to_string());
-                false
+                true
             }
             CredentialKind::Server { .. } => {
                 eku.push(ServiceProfile::server_auth());
@@ -502,6 +507,13 @@ impl<K: CaKey> Signer<K> {
             .map(|s| s.to_bytes())
             .unwrap_or_default();
         let (not_before, not_after) = (params.not_before, params.not_after);
+        // Every end entity names its key (RFC 5280 4.2.1.2; pkilint warns
+        // without it); the templates do not see the key, the signer does.
+        params
+            .custom_extensions
+            .push(crate::extensions::subject_key_identifier(
+                &profile.spki_der,
+            )?);
         let subject_key = rcgen::SubjectPublicKeyInfo::from_der(&profile.spki_der)
             .map_err(|e| IssueError::Crypto(e.to_string()))?;
         let precert = params

@@ -2,13 +2,18 @@
 """Run pkilint's RFC 5280 / RFC 6960 linters on RobotID artefacts.
 
 Usage:
-    python3 lint.py [--allow CODE]... cert FILE           # lint_pkix_cert
-    python3 lint.py [--allow CODE]... chain ISSUER SUBJECT # lint_pkix_signer_signee_cert_chain
-    python3 lint.py [--allow CODE]... crl FILE [--type CRL|ARL]  # lint_crl -t CRL -p PKIX
-    python3 lint.py [--allow CODE]... ocsp FILE           # lint_ocsp_response
+    python3 lint.py [--artifact NAME] [--allow CODE]... cert FILE           # lint_pkix_cert
+    python3 lint.py [--artifact NAME] [--allow CODE]... chain ISSUER SUBJECT # lint_pkix_signer_signee_cert_chain
+    python3 lint.py [--artifact NAME] [--allow CODE]... crl FILE [--type CRL|ARL]  # lint_crl -t CRL -p PKIX
+    python3 lint.py [--artifact NAME] [--allow CODE]... ocsp FILE           # lint_ocsp_response
 
---allow may also follow the subcommand. Inputs may be PEM, DER or Base64
-(pkilint detects the format).
+--allow and --artifact may also follow the subcommand. Inputs may be PEM,
+DER or Base64 (pkilint detects the format).
+
+--artifact NAME allows the codes that the allow-list (pkilint-allow.toml
+beside this script, or --allow-list FILE) names for that artifact, each with
+its reason. Every allowed code must be reported: an allowed finding that
+disappears fails the run (a "STALE" line), so the list cannot go stale.
 
 Each linter runs as `python3 -m pkilint.bin.<linter> lint -s ALL -f JSON ...`,
 the very code behind pkilint's console scripts, with the same interpreter
@@ -16,12 +21,14 @@ as this script (so no PATH or pyenv-shim lookup is involved).
 
 Every finding is printed, one per line:
     <SEVERITY> <code> @ <node path> [<validator>]: <message>
-with "(allowed)" after the severity for codes given with --allow.
+with "(allowed)" after the severity for allowed codes.
 
 Exit status:
-    0  no ERROR or FATAL finding outside the allow-list
-    1  at least one ERROR or FATAL finding not allowed, or pkilint could not
-       load the document (reported as a FATAL finding "lint.load_failed")
+    0  no FATAL, ERROR or WARNING finding outside the allow-list, and every
+       allowed code reported
+    1  a FATAL, ERROR or WARNING finding not allowed, an allowed code not
+       reported, or pkilint could not load the document (reported as a
+       FATAL finding "lint.load_failed")
     2  bad usage, an unreadable input file, or pkilint missing or crashing
 """
 
@@ -37,7 +44,12 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 
-FAILING_SEVERITIES = ("FATAL", "ERROR")
+# WARNING fails too: pkilint's warnings are RFC 5280 SHOULDs (an end entity
+# without subjectKeyIdentifier was one), and a gate that lets them through
+# cannot see them.
+FAILING_SEVERITIES = ("FATAL", "ERROR", "WARNING")
+
+DEFAULT_ALLOW_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pkilint-allow.toml")
 
 # subcommand -> pkilint module (the target of the console script of that name)
 LINTERS = {
@@ -62,12 +74,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             metavar="CODE",
             help="finding code not to fail on, e.g. pkix.invalid_uri_syntax (repeatable)",
         )
+        if dest == "allow_sub":
+            p.add_argument("--artifact", dest="artifact_sub", default=None, metavar="NAME")
 
     parser = argparse.ArgumentParser(
         prog="lint.py",
         description="Lint certificates, chains, CRLs and OCSP responses with pkilint.",
     )
     add_allow(parser, "allow_global")
+    parser.add_argument("--artifact", dest="artifact_global", default=None, metavar="NAME",
+                        help="allow what the allow-list names for this artifact")
+    parser.add_argument("--allow-list", default=DEFAULT_ALLOW_LIST, metavar="FILE",
+                        help="the allow-list (default: pkilint-allow.toml beside this script)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{cert,chain,crl,ocsp}")
 
     p = sub.add_parser("cert", help="RFC 5280 certificate linter (lint_pkix_cert)")
@@ -100,8 +118,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
     # argparse exits with status 2 on bad usage.
     args = parser.parse_args(argv)
-    args.allow = set((args.allow_global or []) + (getattr(args, "allow_sub", None) or []))
+    args.allow = {
+        code: "given with --allow"
+        for code in (args.allow_global or []) + (getattr(args, "allow_sub", None) or [])
+    }
+    args.artifact = getattr(args, "artifact_sub", None) or args.artifact_global
     return args
+
+
+def load_allow_list(path: str, artifact: str) -> dict[str, str]:
+    """The codes allowed for `artifact`, each with its reason."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise UsageError(f"cannot read the allow-list {path!r}: {e}") from e
+    known = set(doc.get("artifacts", []))
+    if artifact not in known:
+        raise UsageError(f"artifact {artifact!r} is not in the allow-list's artifacts {sorted(known)}")
+    out = {}
+    for entry in doc.get("allow", []):
+        code, reason, arts = entry.get("code"), entry.get("reason"), entry.get("artifacts", [])
+        if not code or not reason or not arts or not set(arts) <= known:
+            raise UsageError(f"allow-list entry {entry!r} needs a code, a reason and known artifacts")
+        if artifact in arts:
+            out[code] = reason
+    return out
 
 
 def check_readable(path: str) -> None:
@@ -183,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     try:
+        if args.artifact:
+            args.allow.update(load_allow_list(args.allow_list, args.artifact))
         cmd, files = build_command(args)
         for path in files:
             check_readable(path)
@@ -207,12 +253,14 @@ def main(argv: list[str] | None = None) -> int:
 
     failing = 0
     allowed = 0
+    seen = set()
     for f in findings:
         sev = f["severity"]
         is_blocking = sev in FAILING_SEVERITIES
         tag = sev
         if f["code"] in args.allow:
-            tag += " (allowed)"
+            seen.add(f["code"])
+            tag += f" (allowed: {args.allow[f['code']]})"
             if is_blocking:
                 allowed += 1
                 is_blocking = False
@@ -220,13 +268,17 @@ def main(argv: list[str] | None = None) -> int:
             failing += 1
         message = f["message"] if f["message"] else "-"
         print(f"{tag} {f['code']} @ {f['node_path']} [{f['validator']}]: {message}")
+    stale = sorted(set(args.allow) - seen)
+    for code in stale:
+        print(f"STALE {code}: allowed but no longer reported; remove it from the allow-list")
 
-    verdict = "FAIL" if failing else "PASS"
+    failed = failing or stale
+    verdict = "FAIL" if failed else "PASS"
     print(
-        f"{verdict}: {len(findings)} finding(s), {failing} blocking ERROR/FATAL, "
-        f"{allowed} allowed ERROR/FATAL"
+        f"{verdict}: {len(findings)} finding(s), {failing} blocking FATAL/ERROR/WARNING, "
+        f"{allowed} allowed, {len(stale)} stale allow-list entries"
     )
-    return EXIT_FAIL if failing else EXIT_OK
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -17,4 +17,4 @@ pub mod tools;
 pub use postgres::{PostgresDatabase, postgres_database};
 pub use process::{Run, bin, bin_dir, repo_root, robotid, run_in, tempdir};
 pub use server::{Server, StartError};
-pub use tools::{tool_available, tools_required};
+pub use tools::{go_available, go_check, tool_available, tools_required};

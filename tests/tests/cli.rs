@@ -442,3 +442,126 @@ fn the_readme_example_manifest_makes_a_csr_the_example_rules_accept() {
     };
     robotid_issuer::vetting::vet(&csr, &manufacturer, Some(&model)).unwrap();
 }
+
+/// Finding 8 of issue 17: the SEC1 `EC PRIVATE KEY` files `openssl ecparam
+/// -genkey` writes (with an `EC PARAMETERS` block first) make a CSR, and
+/// so does OpenSSL's PKCS#8 Ed25519 key.
+#[test]
+fn csr_new_takes_keys_openssl_makes() {
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    for (what, args) in [
+        (
+            "sec1 p256",
+            vec![
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-out",
+                "robot.key",
+            ],
+        ),
+        (
+            "sec1 p384",
+            vec![
+                "ecparam",
+                "-name",
+                "secp384r1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "robot.key",
+            ],
+        ),
+        (
+            "pkcs8 ed25519",
+            vec!["genpkey", "-algorithm", "ed25519", "-out", "robot.key"],
+        ),
+    ] {
+        let dir = tempdir();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("firmware")).unwrap();
+        std::fs::write(d.join("firmware/main-controller.bin"), b"firmware v1").unwrap();
+        std::fs::write(d.join("manifest.toml"), MANIFEST).unwrap();
+        run_in(d, "openssl", &args).expect_code(0);
+        let out = robotid(
+            d,
+            &[
+                "csr",
+                "new",
+                "--manifest",
+                "manifest.toml",
+                "--key",
+                "robot.key",
+                "--out",
+                "robot.csr",
+            ],
+        );
+        assert_eq!(out.code, 0, "{what}: {}{}", out.stdout, out.stderr);
+        // OpenSSL checks the CSR's signature with the key's public half.
+        let pubkey = run_in(d, "openssl", &["pkey", "-in", "robot.key", "-pubout"]).expect_code(0);
+        let csr_key = run_in(
+            d,
+            "openssl",
+            &["req", "-in", "robot.csr", "-verify", "-noout", "-pubkey"],
+        )
+        .expect_code(0);
+        assert!(
+            csr_key.stdout.contains(pubkey.stdout.trim()),
+            "{what}: {}",
+            csr_key.stdout
+        );
+    }
+}
+
+#[test]
+fn an_ec_key_without_its_curve_is_refused_with_the_reason() {
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("firmware")).unwrap();
+    std::fs::write(d.join("firmware/main-controller.bin"), b"firmware v1").unwrap();
+    std::fs::write(d.join("manifest.toml"), MANIFEST).unwrap();
+    // `-param_enc explicit` writes the curve's parameters instead of its
+    // name; RobotID only takes named curves.
+    run_in(
+        d,
+        "openssl",
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-param_enc",
+            "explicit",
+            "-out",
+            "robot.key",
+        ],
+    )
+    .expect_code(0);
+    let out = robotid(
+        d,
+        &[
+            "csr",
+            "new",
+            "--manifest",
+            "manifest.toml",
+            "--key",
+            "robot.key",
+            "--out",
+            "robot.csr",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("robot.key") && out.stderr.contains("EC PRIVATE KEY"),
+        "{}",
+        out.stderr
+    );
+    assert!(!d.join("robot.csr").exists());
+}

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::{Setup, https, problem, serial_of};
-use robotid_tests::{Server, postgres_database, repo_root, run_in, tool_available};
+use robotid_tests::{
+    Server, go_available, go_check, postgres_database, repo_root, run_in, tool_available,
+};
 use robotid_verifier::robot_id::RobotId;
 
 /// Enrolls robot `serial` of (code, model) with a key of its own; returns
@@ -270,9 +272,27 @@ fn revocation(database_url: Option<&str>) {
         assert!(text.contains("Key Compromise"), "{text}");
         assert!(text.contains("Issuing Distribution Point"), "{text}");
         if lint {
-            pkilint(s.path(), &["crl", "crl.der"]);
+            pkilint(s.path(), &["--artifact", "crl", "crl", "crl.der"]);
             openssl_ocsp(&s, &ubx, &["-no_nonce", "-respout", "ocsp.der"]);
-            pkilint(s.path(), &["ocsp", "ocsp.der"]);
+            pkilint(
+                s.path(),
+                &["--artifact", "ocsp-response", "ocsp", "ocsp.der"],
+            );
+        }
+        if go_available() {
+            // Go's crypto/x509 and x/crypto/ocsp: the CRL parses and its
+            // signature checks; the OCSP response parses for its
+            // certificate, signed by the delegated responder.
+            let issuer = s.server.data_dir.join("ca/issuing-ca.pem");
+            let issuer = issuer.display().to_string();
+            let out = go_check(s.path(), &["crl", "crl.der", &issuer]);
+            assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+            openssl_ocsp(&s, &ubx, &["-no_nonce", "-respout", "ocsp-go.der"]);
+            let out = go_check(s.path(), &["ocsp", "ocsp-go.der", &ubx, &issuer, "revoked"]);
+            assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+            openssl_ocsp(&s, &acme, &["-respout", "ocsp-good.der"]);
+            let out = go_check(s.path(), &["ocsp", "ocsp-good.der", &acme, &issuer, "good"]);
+            assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         }
     }
 

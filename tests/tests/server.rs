@@ -519,3 +519,85 @@ fn two_servers_on_one_postgres_issue_without_duplicates() {
         "each robot issued exactly once across both servers"
     );
 }
+
+/// Finding 9 of issue 17: a POST the server refuses before reading its
+/// body (415 for the media type, 403 for the role, 413 for the size) must
+/// reach the client as the problem document, over HTTP/2 as over
+/// HTTP/1.1, while the client is still sending. curl 7.88 over HTTP/2 lost
+/// about 40% of them to `(92)` stream resets (RST_STREAM CANCEL); HTTP/1.1
+/// clients saw `Broken pipe` when the server closed with the body unread.
+#[test]
+fn curl_reads_every_early_refusal_over_http2_and_http1() {
+    if !tool_available("curl", &["--version"]) {
+        return;
+    }
+    let s = Setup::new(None);
+    let ubx = s.path().join("ubx");
+    let root = s.server.data_dir.join("ca/root-ca.pem");
+    // 4 MB: more than flow-control windows and socket buffers hold, so the
+    // client is still sending when the answer comes.
+    std::fs::write(s.path().join("body.bin"), vec![b'A'; 4 * 1024 * 1024]).unwrap();
+    std::fs::write(s.path().join("huge.bin"), vec![b'A'; 33 * 1024 * 1024]).unwrap();
+    let cases = [
+        (
+            "/api/v1/enroll",
+            "text/plain",
+            "body.bin",
+            415,
+            "request.content_type",
+        ),
+        (
+            "/api/v1/manufacturers",
+            "application/json",
+            "body.bin",
+            403,
+            "role.operator_required",
+        ),
+        (
+            "/api/v1/enroll",
+            "application/pkcs10",
+            "huge.bin",
+            413,
+            "request.size",
+        ),
+    ];
+    for version in ["--http2", "--http1.1"] {
+        for round in 0..10 {
+            for (path, ctype, file, status, rule) in cases {
+                let out = run_in(
+                    s.path(),
+                    "curl",
+                    &[
+                        version,
+                        "-sS",
+                        "--cacert",
+                        &root.display().to_string(),
+                        "--cert",
+                        &ubx.join("client.pem").display().to_string(),
+                        "--key",
+                        &ubx.join("client.key").display().to_string(),
+                        "-H",
+                        &format!("content-type: {ctype}"),
+                        "--data-binary",
+                        &format!("@{file}"),
+                        "-o",
+                        "answer.json",
+                        "-w",
+                        "%{http_code} %{http_version}",
+                        &format!("{}{path}", s.server.api),
+                    ],
+                );
+                assert_eq!(
+                    out.code, 0,
+                    "{version} round {round} {path} ({status}): curl failed: {}{}",
+                    out.stdout, out.stderr
+                );
+                let want_version = if version == "--http2" { "2" } else { "1.1" };
+                assert_eq!(out.stdout, format!("{status} {want_version}"), "{path}");
+                let answer = std::fs::read_to_string(s.path().join("answer.json")).unwrap();
+                let p: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                assert_eq!(p["rule"], rule, "{version} {path}: {answer}");
+            }
+        }
+    }
+}

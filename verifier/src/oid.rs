@@ -58,6 +58,9 @@ pub const ID_PE_AUTHORITY_INFO_ACCESS: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
 /// id-ce-certificatePolicies (RFC 5280).
 pub const ID_CE_CERTIFICATE_POLICIES: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.32");
+/// id-ce-subjectKeyIdentifier (RFC 5280).
+pub const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.5.29.14");
 /// id-at-serialNumber (X.520), which carries the robot ID in the subject.
 pub const ID_AT_SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
 

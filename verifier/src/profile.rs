@@ -380,12 +380,59 @@ fn structure(cert: &X509Certificate<'_>, v: &mut Checker) {
     );
 }
 
+/// The extensions a robot certificate may carry, and whether each may be
+/// critical: RFC 5280 requires AKI, SKI, AIA and (with a subject)
+/// subjectAltName to be non-critical, and the profile fixes the rest.
+/// Anything else is refused, so that an extension no relying party of the
+/// profile knows (a critical NameConstraints, say) cannot slip through the
+/// CA's own check (issue 17, finding 5).
+const ALLOWED_EXTENSIONS: [(&ObjectIdentifier, bool); 10] = [
+    (&KEY_USAGE, true),
+    (&EXT_KEY_USAGE, false),
+    (&SUBJECT_ALT_NAME, false),
+    (&BASIC_CONSTRAINTS, true),
+    (&oid::ID_CE_CERTIFICATE_POLICIES, false),
+    (&oid::ID_PE_AUTHORITY_INFO_ACCESS, false),
+    (&CRL_DISTRIBUTION_POINTS, false),
+    (&AUTHORITY_KEY_IDENTIFIER, false),
+    (&oid::ID_CE_SUBJECT_KEY_IDENTIFIER, false),
+    (&oid::ID_PE_ROBOT_IDENTITY, false),
+];
+const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+const EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+const CRL_DISTRIBUTION_POINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
+const AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
+
 fn extensions(cert: &X509Certificate<'_>, v: &mut Checker) {
     let mut seen = std::collections::HashSet::new();
     for ext in cert.extensions() {
         v.require(seen.insert(ext.oid.clone()), "extensions.unique", || {
             format!("extension {} appears more than once", ext.oid)
         });
+        match ALLOWED_EXTENSIONS
+            .iter()
+            .find(|(allowed, _)| ext.oid == x509_oid(allowed))
+        {
+            None => v.fail(
+                "extensions.allowed",
+                format!(
+                    "extension {} ({}) is not one the robot profile allows",
+                    ext.oid,
+                    if ext.critical {
+                        "critical"
+                    } else {
+                        "non-critical"
+                    }
+                ),
+            ),
+            Some((allowed, may_be_critical)) => v.require(
+                !ext.critical || *may_be_critical,
+                "extensions.critical",
+                || format!("extension {allowed} must be non-critical in a robot certificate"),
+            ),
+        }
     }
     match cert.basic_constraints() {
         Ok(Some(bc)) => v.require(!bc.value.ca, "basic_constraints", || {

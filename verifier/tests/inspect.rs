@@ -558,3 +558,164 @@ fn revocation_agrees_with_rustls_webpki() {
         }
     }
 }
+
+/// Issue 17 finding 4 (x509-limbo `expired-root`): a root outside its
+/// validity anchors nothing, as OpenSSL says "certificate has expired" at
+/// depth 2. The expired root here has the real root's name and key, so
+/// every signature on the path verifies and only its dates are wrong.
+#[test]
+fn an_expired_root_anchors_nothing() {
+    let pki = Pki::new("Expired root");
+    let robot = pki.issue(&identity("00001234"), KeyAlgorithm::P256);
+    let root_key = robotid_issuer::keys::read_key(
+        &pki.dir
+            .path()
+            .join("ca")
+            .join(robotid_issuer::ceremony::files::ROOT_KEY),
+    )
+    .unwrap();
+    let expired_root = {
+        use der::{Decode, Encode};
+        use rcgen::SigningKey;
+        let mut cert = x509_cert::Certificate::from_der(&pki.root_der).unwrap();
+        let at = |year: u64| {
+            x509_cert::time::Time::UtcTime(
+                der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(
+                    (year - 1970) * 365 * 86_400 + 30 * 86_400,
+                ))
+                .unwrap(),
+            )
+        };
+        cert.tbs_certificate.validity.not_before = at(2000);
+        cert.tbs_certificate.validity.not_after = at(2001);
+        let tbs = cert.tbs_certificate.to_der().unwrap();
+        cert.signature = der::asn1::BitString::from_bytes(&root_key.sign(&tbs).unwrap()).unwrap();
+        cert.to_der().unwrap()
+    };
+    let inspector =
+        robotid_verifier::inspect::Inspector::new(robotid_verifier::inspect::InspectorConfig {
+            anchors: vec![expired_root.clone().into()],
+            intermediates: vec![pki.issuing_der.clone().into()],
+            crls: vec![],
+            policy: None,
+            at: now(),
+        })
+        .unwrap();
+    let report = inspect(&inspector, &robot.der);
+    assert_fails(&report, "chain", "ca_validity");
+    // The path validation the CA uses says the same.
+    let e = robotid_verifier::chain::verify_path(
+        &robot.der,
+        &[pki.issuing_der.clone().into()],
+        &[expired_root.into()],
+        u64::try_from(now()).unwrap(),
+        robotid_verifier::chain::Purpose::RobotIdentity,
+    )
+    .unwrap_err();
+    assert_eq!(e, robotid_verifier::chain::ChainError::AnchorExpired);
+    // The real root still anchors it.
+    let report = inspect(&pki.inspector(&[], None, now()), &robot.der);
+    assert_eq!(
+        status(&report, "chain"),
+        Status::Pass,
+        "{}",
+        report.to_text()
+    );
+}
+
+/// Issue 17 finding 5: the profile allows only its own extensions, and
+/// only those RFC 5280 lets be critical may be.
+#[test]
+fn extensions_outside_the_profile_fail_it() {
+    let pki = Pki::new("Extensions");
+    let id = identity("00001234");
+    // A critical NameConstraints (permitted DNS example.com).
+    let name_constraints = rcgen::CustomExtension::from_oid_content(
+        &[2, 5, 29, 30],
+        vec![
+            0x30, 0x0f, 0xa0, 0x0d, 0x30, 0x0b, 0x82, 0x09, b'r', b'o', b'b', b'o', b't', b'.',
+            b'o', b'r', b'g',
+        ],
+    );
+    let mut critical_nc = name_constraints;
+    critical_nc.set_criticality(true);
+    let robot = pki.hand_made_with(&id, |p| p.custom_extensions.push(critical_nc));
+    let report = inspect(&pki.inspector(&[], None, now()), &robot.der);
+    assert_fails(&report, "profile", "profile");
+    assert!(
+        report.to_text().contains("extensions.allowed"),
+        "{}",
+        report.to_text()
+    );
+    let v = robotid_verifier::profile::check_robot_certificate(&robot.der).unwrap_err();
+    assert!(v.breaks("extensions.allowed"), "{v}");
+
+    // A critical SAN beside a non-empty subject: RFC 5280 4.2.1.6 wants it
+    // non-critical.
+    let robot = pki.hand_made_with(&id, |p| {
+        let san = std::mem::take(&mut p.subject_alt_names);
+        let rcgen::SanType::URI(uri) = &san[0] else {
+            unreachable!()
+        };
+        let content = yasna_san(uri.as_str());
+        let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 17], content);
+        ext.set_criticality(true);
+        p.custom_extensions.push(ext);
+    });
+    let v = robotid_verifier::profile::check_robot_certificate(&robot.der).unwrap_err();
+    assert!(v.breaks("extensions.critical"), "{v}");
+
+    // The template itself passes.
+    let robot = pki.hand_made_with(&id, |_| {});
+    robotid_verifier::profile::check_robot_certificate(&robot.der).unwrap();
+}
+
+/// DER of a subjectAltName holding one URI.
+fn yasna_san(uri: &str) -> Vec<u8> {
+    let bytes = uri.as_bytes();
+    let len = u8::try_from(bytes.len()).unwrap();
+    let mut out = vec![0x30, len + 2, 0x86, len];
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Issue 17 finding 6: a CRL without CRLNumber, or with a critical one, is
+/// not trusted (RFC 5280 5.2.3; OpenSSL error 36 for the critical one).
+#[test]
+fn a_crl_without_a_non_critical_number_is_refused() {
+    let pki = Pki::new("CRL number");
+    let good = pki.fresh_crl(&[]);
+    robotid_verifier::crl::Crl::from_der(&good, "good.crl").unwrap();
+    let missing = resign_crl(&pki, &good, |exts| {
+        exts.retain(|e| e.extn_id != const_oid::db::rfc5280::ID_CE_CRL_NUMBER);
+    });
+    let critical = resign_crl(&pki, &good, |exts| {
+        for e in exts.iter_mut() {
+            if e.extn_id == const_oid::db::rfc5280::ID_CE_CRL_NUMBER {
+                e.critical = true;
+            }
+        }
+    });
+    for (name, crl) in [("missing", missing), ("critical", critical)] {
+        let e = robotid_verifier::crl::Crl::from_der(&crl, name).unwrap_err();
+        assert!(e.reason.contains("CRLNumber"), "{name}: {}", e.reason);
+    }
+}
+
+/// `crl` with its extensions edited, signed again with the issuing CA's key.
+fn resign_crl(
+    pki: &Pki,
+    crl: &[u8],
+    edit: impl FnOnce(&mut Vec<x509_cert::ext::Extension>),
+) -> Vec<u8> {
+    use der::{Decode, Encode};
+    use rcgen::SigningKey;
+    let mut list = x509_cert::crl::CertificateList::from_der(crl).unwrap();
+    let mut exts = list.tbs_cert_list.crl_extensions.take().unwrap_or_default();
+    edit(&mut exts);
+    list.tbs_cert_list.crl_extensions = Some(exts);
+    let tbs = list.tbs_cert_list.to_der().unwrap();
+    let signature = pki.issuer.key().sign(&tbs).unwrap();
+    list.signature = der::asn1::BitString::from_bytes(&signature).unwrap();
+    list.to_der().unwrap()
+}

@@ -115,13 +115,28 @@ impl Crl {
         } else {
             None
         };
-        let number = h
-            .extensions
-            .iter()
-            .find_map(|e| match e.parsed_extension() {
+        // RFC 5280 5.2.3: a conforming CRL issuer MUST include the CRL
+        // number, and marks it non-critical. OpenSSL refuses a critical one
+        // (error 36) and x509-limbo's CRL cases expect both refused; webpki
+        // accepts either, so the rule is kept here.
+        let crl_number_oid = x509_parser::oid_registry::OID_X509_EXT_CRL_NUMBER;
+        let number = match h.extensions.iter().find(|e| e.oid == crl_number_oid) {
+            None => {
+                return Err(error(
+                    "the CRLNumber extension is missing (RFC 5280 5.2.3)".into(),
+                ));
+            }
+            Some(e) if e.critical => {
+                return Err(error(
+                    "the CRLNumber extension is critical; RFC 5280 5.2.3 requires it non-critical"
+                        .into(),
+                ));
+            }
+            Some(e) => match e.parsed_extension() {
                 ParsedExtension::CRLNumber(n) => Some(n.to_string()),
-                _ => None,
-            });
+                _ => return Err(error("the CRLNumber extension is malformed".into())),
+            },
+        };
         let description = format!(
             "CRL {origin}{} of {} (thisUpdate {}, nextUpdate {})",
             number

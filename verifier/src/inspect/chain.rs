@@ -80,6 +80,30 @@ impl Inspector {
                     .and_then(|i| self.anchor_names.get(i))
                     .cloned()
                     .unwrap_or_default();
+                // webpki treats an anchor as a name and a key, never looking
+                // at its validity; RFC 5280 leaves that to the relying
+                // party, and OpenSSL, Go and x509-limbo's `expired-root`
+                // refuse an expired one, as RobotID does.
+                if let Some(der) = anchor_index.and_then(|i| self.anchors_der.get(i))
+                    && !valid_at(der, time)
+                {
+                    return (
+                        Check::fail(
+                            NAME,
+                            "ca_validity",
+                            format!(
+                                "the trust anchor {anchor_name} is outside its validity at {}",
+                                rfc3339(time)
+                            ),
+                        ),
+                        None,
+                    );
+                }
+                for ca in path.intermediate_certificates() {
+                    if let Err(reason) = crate::chain::issuing_ca_conforms(&ca.der()) {
+                        return (Check::fail(NAME, "ca_profile", reason), None);
+                    }
+                }
                 let mut inters = path.intermediate_certificates();
                 let issuer_der = match inters.next() {
                     Some(c) => c.der().into_owned(),
@@ -174,7 +198,7 @@ impl Inspector {
             let Some(anchor_index) = self
                 .anchors_der
                 .iter()
-                .position(|anchor| persistent.proved(anchor, ca))
+                .position(|anchor| persistent.proved(anchor, ca) && valid_at(anchor, self.at))
             else {
                 continue;
             };

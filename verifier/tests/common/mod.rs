@@ -239,6 +239,26 @@ impl Pki {
         with_identity: bool,
         policy_oid: Option<&const_oid::ObjectIdentifier>,
     ) -> Robot {
+        self.hand_made_edited(identity, with_identity, policy_oid, |_| {})
+    }
+
+    /// The profile's template for `identity`, signed after `edit` changed
+    /// its parameters.
+    pub fn hand_made_with(
+        &self,
+        identity: &RobotIdentity,
+        edit: impl FnOnce(&mut CertificateParams),
+    ) -> Robot {
+        self.hand_made_edited(identity, true, None, edit)
+    }
+
+    fn hand_made_edited(
+        &self,
+        identity: &RobotIdentity,
+        with_identity: bool,
+        policy_oid: Option<&const_oid::ObjectIdentifier>,
+        edit: impl FnOnce(&mut CertificateParams),
+    ) -> Robot {
         let template = self.issue(&self::identity("00000001"), KeyAlgorithm::P256);
         let (_, good) = X509Certificate::from_der(&template.der).unwrap();
         let raw = |o: &const_oid::ObjectIdentifier| {
@@ -300,6 +320,7 @@ impl Pki {
                 .custom_extensions
                 .push(custom(&oid::ID_PE_ROBOT_IDENTITY, encoded));
         }
+        edit(&mut params);
         let key = keys::generate(KeyAlgorithm::P256).unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Robot {
