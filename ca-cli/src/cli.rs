@@ -304,6 +304,15 @@ pub struct CaInit {
     /// Base URL of the public endpoints (OCSP, CRLs), put in certificates.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
+    /// Generate the root CA key on a PKCS#11 token, named by an RFC 7512
+    /// URI (`pkcs11:token=T;object=root-ca?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/path/pin`);
+    /// no key file is written for it. The PIN is read from the pin-source file.
+    #[arg(long, value_name = "URI")]
+    pub root_key_uri: Option<robotid_issuer::pkcs11::KeyUri>,
+    /// Generate the issuing CA key on a PKCS#11 token (as --root-key-uri);
+    /// the CA folder records the URI and the server signs through the token.
+    #[arg(long, value_name = "URI")]
+    pub issuing_key_uri: Option<robotid_issuer::pkcs11::KeyUri>,
 }
 
 /// `robotid id ...`

@@ -29,6 +29,9 @@ pub use robotid_issuer::delegated::Purpose;
 
 use crate::store::{CaCertificate, Store, StoreError};
 
+use robotid_issuer::key::KeyFailure;
+use robotid_issuer::signer::IssueError;
+
 /// Why a delegated signer could not be loaded, certified or used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,6 +52,15 @@ pub enum DelegatedError {
         /// Which signer.
         purpose: Purpose,
         /// Why.
+        reason: String,
+    },
+    /// The issuing CA's key is unavailable (its token absent or its
+    /// session lost); nothing was signed.
+    #[error("{purpose:?} signer: the issuing CA key is unavailable: {reason}")]
+    KeyUnavailable {
+        /// Which signer.
+        purpose: Purpose,
+        /// Why (names the token, never its PIN).
         reason: String,
     },
     /// The registry did not record the certificate; nothing was signed
@@ -210,7 +222,12 @@ impl DelegatedSigner {
             .record_ca_certificate(&recorded)
             .await
             .map_err(record)?;
-        let issued = signer.issue(prepared).map_err(|e| certify(&e))?;
+        let issued = signer.issue(prepared).map_err(|e| match e {
+            IssueError::Key(KeyFailure::Unavailable(reason)) => {
+                DelegatedError::KeyUnavailable { purpose, reason }
+            }
+            other => certify(&other),
+        })?;
         store
             .complete_ca_certificate(&recorded.serial_hex, &issued.der)
             .await

@@ -20,8 +20,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::delegated::Purpose;
 use crate::extensions::ExtensionError;
-use crate::key::SoftwareKey;
+use crate::key::{AsRcgen, CaKey, IssuingKey, SoftwareKey};
 use crate::keys::{self, KeyError};
+use crate::pkcs11::{KeyUri, Pkcs11Key};
 use crate::signer::{IssueError, Signer, SignerConfig};
 use crate::template::random_serial;
 
@@ -33,8 +34,11 @@ pub mod files {
     pub const ROOT_KEY: &str = "root-ca.key";
     /// The issuing CA certificate (PEM).
     pub const ISSUING_CERT: &str = "issuing-ca.pem";
-    /// The issuing CA key.
+    /// The issuing CA key, when it is a file.
     pub const ISSUING_KEY: &str = "issuing-ca.key";
+    /// The issuing CA key's PKCS#11 URI, when it is on a token (instead of
+    /// [`ISSUING_KEY`]). It names the PIN's file, never the PIN.
+    pub const ISSUING_KEY_URI: &str = "issuing-ca.uri";
     /// The delegated OCSP signer's certificate (PEM).
     pub const OCSP_CERT: &str = "ocsp-signer.pem";
     /// The delegated OCSP signer's key.
@@ -74,6 +78,17 @@ pub enum CeremonyError {
     /// A certificate could not be made or read.
     #[error("certificate: {0}")]
     Certificate(String),
+    /// A key on a PKCS#11 token could not be made or used.
+    #[error("token: {0}")]
+    Token(String),
+    /// The CA's issuing key URI file is unusable.
+    #[error("{path}: {source}")]
+    KeyUri {
+        /// issuing-ca.uri.
+        path: String,
+        /// Why.
+        source: crate::pkcs11::UriError,
+    },
 }
 
 impl From<ExtensionError> for CeremonyError {
@@ -175,8 +190,30 @@ fn write(path: &Path, contents: &[u8]) -> Result<(), CeremonyError> {
     })
 }
 
-/// Runs the ceremony into `dir`, which must not exist or be empty.
+/// Where the ceremony makes the CA keys: files in the CA folder (`None`),
+/// or on a PKCS#11 token, generated there and never leaving it.
+#[derive(Clone, Debug, Default)]
+pub struct KeyPlacement {
+    /// The root CA key.
+    pub root: Option<KeyUri>,
+    /// The issuing CA key.
+    pub issuing: Option<KeyUri>,
+}
+
+/// Runs the ceremony into `dir`, which must not exist or be empty, with
+/// key files.
 pub fn init(dir: &Path, config: &CaConfig) -> Result<CaPaths, CeremonyError> {
+    init_with_keys(dir, config, &KeyPlacement::default())
+}
+
+/// Runs the ceremony into `dir`, making the keys where `placement` says.
+/// A key on a token is written to no file, and the issuing key's URI goes
+/// into ca.toml for the server.
+pub fn init_with_keys(
+    dir: &Path,
+    config: &CaConfig,
+    placement: &KeyPlacement,
+) -> Result<CaPaths, CeremonyError> {
     config.check()?;
     let occupied = |d: &Path| {
         d.read_dir()
@@ -197,7 +234,7 @@ pub fn init(dir: &Path, config: &CaConfig) -> Result<CaPaths, CeremonyError> {
             .unwrap_or_default(),
         std::process::id()
     ));
-    let made = make_in(&staging, config).and_then(|()| {
+    let made = make_in(&staging, config, placement).and_then(|()| {
         std::fs::rename(&staging, dir).map_err(|source| CeremonyError::Io {
             path: dir.display().to_string(),
             source,
@@ -224,7 +261,35 @@ fn create_private_dir(dir: &Path) -> Result<(), CeremonyError> {
     })
 }
 
-fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
+/// A fresh CA key: a software key, or one generated on the token.
+fn new_key(uri: Option<&KeyUri>, alg: KeyAlgorithm) -> Result<IssuingKey, CeremonyError> {
+    match uri {
+        None => Ok(IssuingKey::Software(
+            SoftwareKey::new(keys::generate(alg)?).map_err(CeremonyError::Certificate)?,
+        )),
+        Some(uri) => Pkcs11Key::generate(uri.clone(), alg)
+            .map(IssuingKey::Token)
+            .map_err(|e| CeremonyError::Token(e.to_string())),
+    }
+}
+
+/// Writes a software key to its file; a token key stays on the token.
+fn write_if_file(path: &Path, key: &IssuingKey) -> Result<(), CeremonyError> {
+    match key {
+        IssuingKey::Software(k) => Ok(keys::write_key(path, k.key_pair())?),
+        IssuingKey::Token(_) => Ok(()),
+    }
+}
+
+/// The token's own error when a key on it fails to sign (rcgen's error
+/// cannot carry it).
+fn check_signs(key: &IssuingKey) -> Result<(), CeremonyError> {
+    key.sign(b"RobotID ceremony: the key signs")
+        .map(drop)
+        .map_err(|e| CeremonyError::Token(e.to_string()))
+}
+
+fn make_in(dir: &Path, config: &CaConfig, placement: &KeyPlacement) -> Result<(), CeremonyError> {
     create_private_dir(dir)?;
     let paths = CaPaths {
         dir: dir.to_path_buf(),
@@ -236,7 +301,8 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         .unwrap_or_else(|_| OffsetDateTime::now_utc())
         - Duration::hours(1);
 
-    let root_key = keys::generate(KeyAlgorithm::P384)?;
+    let root_key = new_key(placement.root.as_ref(), KeyAlgorithm::P384)?;
+    check_signs(&root_key)?;
     let mut root = ca_params(
         format!("{} Root CA", config.name),
         config,
@@ -244,10 +310,11 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         now,
     )?;
     root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let root_cert = root.self_signed(&root_key)?;
-    let root_issuer = Issuer::new(root, &root_key);
+    let root_cert = root.self_signed(&AsRcgen(&root_key))?;
+    let root_issuer = Issuer::new(root, AsRcgen(&root_key));
 
-    let issuing_key = keys::generate(KeyAlgorithm::P256)?;
+    let issuing_key = new_key(placement.issuing.as_ref(), KeyAlgorithm::P256)?;
+    check_signs(&issuing_key)?;
     let mut issuing = ca_params(
         format!("{} Issuing CA 1", config.name),
         config,
@@ -266,15 +333,21 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         ExtendedKeyUsagePurpose::Other(oid::arcs_u64(&oid::ID_KP_LIFECYCLE_SIGNING)),
     ];
     issuing.use_authority_key_identifier_extension = true;
-    let issuing_cert = issuing.signed_by(&issuing_key, &root_issuer)?;
-    keys::write_key(&paths.file(files::ROOT_KEY), &root_key)?;
-    keys::write_key(&paths.file(files::ISSUING_KEY), &issuing_key)?;
+    let issuing_cert = issuing.signed_by(&AsRcgen(&issuing_key), &root_issuer)?;
+    write_if_file(&paths.file(files::ROOT_KEY), &root_key)?;
+    write_if_file(&paths.file(files::ISSUING_KEY), &issuing_key)?;
+    if let IssuingKey::Token(k) = &issuing_key {
+        write(
+            &paths.file(files::ISSUING_KEY_URI),
+            format!("{}\n", k.uri()).as_bytes(),
+        )?;
+    }
 
     // The first OCSP signer goes through the signer's own entry point, so
     // it is built from the same template and linted like its successors.
     let signer = Signer::new(
         issuing_cert.der().to_vec(),
-        SoftwareKey::new(issuing_key).map_err(CeremonyError::Certificate)?,
+        issuing_key,
         vec![root_cert.der().to_vec()],
         SignerConfig::new(config.public_url.clone()),
     )
@@ -320,10 +393,15 @@ pub struct LoadedCa {
     pub root_der: Vec<u8>,
     /// Issuing CA certificate (DER).
     pub issuing_der: Vec<u8>,
-    issuing_key: SoftwareKey,
+    issuing_key: IssuingKey,
 }
 
 impl LoadedCa {
+    /// Where the issuing key is: "file", or its PKCS#11 URI (no PIN).
+    pub fn issuing_key_location(&self) -> String {
+        self.issuing_key.location()
+    }
+
     /// The signer of this CA's issuing key, its certificates checked
     /// against the folder's root; the key goes into the signer and nowhere
     /// else.
@@ -337,8 +415,47 @@ impl LoadedCa {
     }
 }
 
+/// How a CA's key on a token is used once loaded.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenOptions {
+    /// PKCS#11 sessions signing at once.
+    pub sessions: usize,
+}
+
+impl Default for TokenOptions {
+    /// Four sessions: more than the two cores of the reference machine,
+    /// so signing is never waiting for a session there.
+    fn default() -> Self {
+        Self { sessions: 4 }
+    }
+}
+
 /// Reads the certificates, the issuing key and the settings of the CA in `dir`.
 pub fn load(dir: &Path) -> Result<LoadedCa, CeremonyError> {
+    load_with(dir, TokenOptions::default())
+}
+
+/// The algorithm and public key of a certificate's SubjectPublicKeyInfo.
+fn certificate_key(der: &[u8]) -> Result<(KeyAlgorithm, Vec<u8>), CeremonyError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| CeremonyError::Certificate(format!("issuing CA certificate: {e}")))?;
+    let key = cert.public_key().subject_public_key.data.to_vec();
+    let alg = match key.len() {
+        65 => KeyAlgorithm::P256,
+        97 => KeyAlgorithm::P384,
+        _ => {
+            return Err(CeremonyError::Certificate(
+                "issuing CA certificate: a key on a token is P-256 or P-384".into(),
+            ));
+        }
+    };
+    Ok((alg, key))
+}
+
+/// As [`load`], with the token's settings. A key on a token is not opened
+/// here: the signer connects when it first signs, so a server whose token
+/// is absent starts and answers "unavailable" until the token is back.
+pub fn load_with(dir: &Path, token: TokenOptions) -> Result<LoadedCa, CeremonyError> {
     let paths = CaPaths {
         dir: dir.to_path_buf(),
     };
@@ -360,10 +477,27 @@ pub fn load(dir: &Path) -> Result<LoadedCa, CeremonyError> {
     let config: CaConfig = toml::from_str(&config_text).map_err(|e| {
         CeremonyError::Certificate(format!("{}: {e}", paths.file(files::CONFIG).display()))
     })?;
+    let issuing_der = cert(files::ISSUING_CERT)?;
+    let uri_path = paths.file(files::ISSUING_KEY_URI);
+    let issuing_key = match uri_path.exists() {
+        false => IssuingKey::Software(SoftwareKey::read(&paths.file(files::ISSUING_KEY))?),
+        true => {
+            let text = String::from_utf8_lossy(&read(files::ISSUING_KEY_URI)?).into_owned();
+            let uri: KeyUri = text
+                .trim()
+                .parse()
+                .map_err(|source| CeremonyError::KeyUri {
+                    path: uri_path.display().to_string(),
+                    source,
+                })?;
+            let (alg, public_key) = certificate_key(&issuing_der)?;
+            IssuingKey::Token(Pkcs11Key::expecting(uri, alg, public_key, token.sessions))
+        }
+    };
     Ok(LoadedCa {
         config,
         root_der: cert(files::ROOT_CERT)?,
-        issuing_der: cert(files::ISSUING_CERT)?,
-        issuing_key: SoftwareKey::read(&paths.file(files::ISSUING_KEY))?,
+        issuing_der,
+        issuing_key,
     })
 }

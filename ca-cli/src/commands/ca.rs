@@ -1,6 +1,6 @@
 //! `robotid ca init`: the CA ceremony.
 
-use robotid_issuer::ceremony::{self, CaConfig, files};
+use robotid_issuer::ceremony::{self, CaConfig, KeyPlacement, files};
 
 use crate::cli::CaInit;
 use crate::error::CliError;
@@ -10,24 +10,34 @@ pub fn init(args: &CaInit) -> Result<(), CliError> {
         name: args.name.clone(),
         public_url: args.public_url.clone(),
     };
-    let paths = ceremony::init(&args.dir, &config)?;
+    let placement = KeyPlacement {
+        root: args.root_key_uri.clone(),
+        issuing: args.issuing_key_uri.clone(),
+    };
+    let paths = ceremony::init_with_keys(&args.dir, &config, &placement)?;
     println!("CA created in {}", paths.dir.display());
     println!(
         "  trust anchor (root CA):   {}",
         paths.file(files::ROOT_CERT).display()
     );
-    println!(
-        "  root CA key (move it offline): {}",
-        paths.file(files::ROOT_KEY).display()
-    );
+    match &args.root_key_uri {
+        Some(uri) => println!("  root CA key (on the token; keep the token offline): {uri}"),
+        None => println!(
+            "  root CA key (move it offline): {}",
+            paths.file(files::ROOT_KEY).display()
+        ),
+    }
     println!(
         "  issuing CA certificate:   {}",
         paths.file(files::ISSUING_CERT).display()
     );
-    println!(
-        "  issuing CA key:           {}",
-        paths.file(files::ISSUING_KEY).display()
-    );
+    match &args.issuing_key_uri {
+        Some(uri) => println!("  issuing CA key (on the token): {uri}"),
+        None => println!(
+            "  issuing CA key:           {}",
+            paths.file(files::ISSUING_KEY).display()
+        ),
+    }
     println!(
         "  OCSP signer certificate:  {}",
         paths.file(files::OCSP_CERT).display()

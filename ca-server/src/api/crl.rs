@@ -37,6 +37,9 @@ pub async fn get(
             Rule::CrlNotReady,
             "the first CRL is being built",
         )
+        // The publisher tries again every second (after a token absent at
+        // start, as soon as it is back).
+        .retry_after(crate::ra::SIGNER_RETRY_AFTER)
     })?;
     let mut response = (StatusCode::OK, crl.der.clone()).into_response();
     let headers = response.headers_mut();
