@@ -129,8 +129,8 @@ impl CaKey for IssuingKey {
 
 /// A [`CaKey`] as rcgen's signing key, for the ceremony's CA certificates
 /// (the root's self-signature and the issuing CA's), whose keys may be on a
-/// token.
-pub(crate) struct AsRcgen<'a, K: CaKey>(pub &'a K);
+/// token, and for test fixtures that forge what the CA never issued.
+pub struct AsRcgen<'a, K: CaKey>(pub &'a K);
 
 impl<K: CaKey> PublicKeyData for AsRcgen<'_, K> {
     fn der_bytes(&self) -> &[u8] {

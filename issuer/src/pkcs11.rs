@@ -384,7 +384,7 @@ struct EcdsaSig<'a> {
 }
 
 fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, KeyFailure> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(KeyFailure::Sign(format!(
             "the token returned a {}-byte ECDSA signature",
             raw.len()
@@ -433,9 +433,11 @@ fn find_one(
 fn find_slot(ctx: &Pkcs11, uri: &KeyUri) -> Result<Slot, KeyFailure> {
     let unavailable = |e: CkError| KeyFailure::Unavailable(format!("token {:?}: {e}", uri.token));
     for slot in ctx.get_slots_with_token().map_err(unavailable)? {
-        let info = ctx.get_token_info(slot).map_err(unavailable)?;
-        if info.label().trim_end() == uri.token {
-            return Ok(slot);
+        // A slot whose token cannot be read (another being set up, a
+        // faulty one) is not ours to fail on: look at the others.
+        match ctx.get_token_info(slot) {
+            Ok(info) if info.label().trim_end() == uri.token => return Ok(slot),
+            _ => {}
         }
     }
     Err(KeyFailure::Unavailable(format!(
@@ -732,12 +734,13 @@ impl Pkcs11Key {
     /// Takes a lent session back; `lost` closes it and the connection.
     fn checkin(&self, session: Session, generation: u64, lost: Option<&KeyFailure>) {
         let mut state = self.lock();
-        if generation == state.generation && lost.is_none() {
-            if let Some(conn) = state.conn.as_mut() {
-                conn.idle.push(session);
-                self.returned.notify_one();
-                return;
-            }
+        if generation == state.generation
+            && lost.is_none()
+            && let Some(conn) = state.conn.as_mut()
+        {
+            conn.idle.push(session);
+            self.returned.notify_one();
+            return;
         }
         drop(session);
         state.open = state.open.saturating_sub(1);

@@ -12,6 +12,7 @@ use robotid_verifier::robot_id::RobotId;
 
 use crate::process::{Run, repo_root, robotid, run_in, tempdir};
 use crate::server::Server;
+use crate::softhsm::{SoftHsm, token_keys};
 
 /// An HTTPS client trusting the CA, with the credentials in `creds` (or none).
 ///
@@ -32,6 +33,9 @@ pub struct Setup {
     pub dir: tempfile::TempDir,
     /// The server, its data folder below `dir`.
     pub server: Server,
+    /// The label of the token holding the CA's keys, when this run's CA
+    /// keys are on a token ([`crate::softhsm::token_keys`]).
+    pub token: Option<String>,
 }
 
 impl Setup {
@@ -46,8 +50,24 @@ impl Setup {
         // reqwest's plain-HTTP client needs a process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempdir();
-        let server = Server::start_with(&dir.path().join("data"), database_url, flags);
-        let s = Setup { dir, server };
+        let data = dir.path().join("data");
+        // The token pass: the same tests, with the CA made on a token by
+        // `robotid ca init --root-key-uri --issuing-key-uri` before the
+        // first start, as an operator would (the server then signs through
+        // the token; there is no key file).
+        let token = token_keys().then(|| {
+            std::fs::create_dir_all(&data).unwrap();
+            let public = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap();
+            SoftHsm::shared().ca_init(
+                dir.path(),
+                &data.join("ca"),
+                &["--public-url", &format!("http://{public}")],
+            )
+        });
+        let server = Server::start_with(&data, database_url, flags);
+        let s = Setup { dir, server, token };
         let rules = repo_root()
             .join("policies/models/example-wk5.toml")
             .display()
@@ -194,17 +214,40 @@ pub fn problem(response: reqwest::blocking::Response) -> (u16, serde_json::Value
 /// (negative: expired a minute ago, after half an hour of life), written as
 /// client.pem/client.key/ca.pem.
 pub fn make_credential(data_dir: &Path, out: &Path, days: i64) {
-    use rcgen::{
-        CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose,
-    };
+    use rcgen::{Issuer, KeyPair};
     let ca = data_dir.join("ca");
-    let issuing_key =
-        KeyPair::from_pem(&std::fs::read_to_string(ca.join("issuing-ca.key")).unwrap()).unwrap();
-    let issuer = Issuer::from_ca_cert_pem(
-        &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
-        issuing_key,
-    )
-    .unwrap();
+    let issuing_pem = std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap();
+    let uri = ca.join("issuing-ca.uri");
+    if uri.exists() {
+        // The CA's key is on a token: the fixture signs through it.
+        use robotid_issuer::key::AsRcgen;
+        use robotid_issuer::pkcs11::{KeyUri, Pkcs11Key};
+        let _module = crate::softhsm::in_process();
+        let uri: KeyUri = std::fs::read_to_string(uri)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let token_key =
+            Pkcs11Key::open(uri, robotid_verifier::profile::KeyAlgorithm::P256, 1).unwrap();
+        let issuer = Issuer::from_ca_cert_pem(&issuing_pem, AsRcgen(&token_key)).unwrap();
+        forge_credential(&issuer, &ca, out, days);
+    } else {
+        let issuing_key =
+            KeyPair::from_pem(&std::fs::read_to_string(ca.join("issuing-ca.key")).unwrap())
+                .unwrap();
+        let issuer = Issuer::from_ca_cert_pem(&issuing_pem, issuing_key).unwrap();
+        forge_credential(&issuer, &ca, out, days);
+    }
+}
+
+fn forge_credential<S: rcgen::SigningKey>(
+    issuer: &rcgen::Issuer<'_, S>,
+    ca: &Path,
+    out: &Path,
+    days: i64,
+) {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, "UBX");
@@ -219,7 +262,7 @@ pub fn make_credential(data_dir: &Path, out: &Path, days: i64) {
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     params.use_authority_key_identifier_extension = true;
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
     std::fs::create_dir_all(out).unwrap();
     std::fs::write(
         out.join("client.pem"),
