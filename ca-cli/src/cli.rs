@@ -307,12 +307,14 @@ pub struct CaInit {
     /// Generate the root CA key on a PKCS#11 token, named by an RFC 7512
     /// URI (`pkcs11:token=T;object=root-ca?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/path/pin`);
     /// no key file is written for it. The PIN is read from the pin-source file.
+    // A String, parsed by the command: clap would echo a refused value,
+    // and a URI carrying pin-value must not be echoed.
     #[arg(long, value_name = "URI")]
-    pub root_key_uri: Option<robotid_issuer::pkcs11::KeyUri>,
+    pub root_key_uri: Option<String>,
     /// Generate the issuing CA key on a PKCS#11 token (as --root-key-uri);
     /// the CA folder records the URI and the server signs through the token.
     #[arg(long, value_name = "URI")]
-    pub issuing_key_uri: Option<robotid_issuer::pkcs11::KeyUri>,
+    pub issuing_key_uri: Option<String>,
 }
 
 /// `robotid id ...`

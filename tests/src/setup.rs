@@ -33,9 +33,13 @@ pub struct Setup {
     pub dir: tempfile::TempDir,
     /// The server, its data folder below `dir`.
     pub server: Server,
-    /// The label of the token holding the CA's keys, when this run's CA
-    /// keys are on a token ([`crate::softhsm::token_keys`]).
+    /// The label of the token holding the CA's keys, when they are on a
+    /// token ([`crate::softhsm::token_keys`], [`Setup::on_token`]).
     pub token: Option<String>,
+    /// The SoftHSM store of that token.
+    pub hsm: Option<SoftHsm>,
+    database_url: Option<String>,
+    flags: Vec<String>,
 }
 
 impl Setup {
@@ -45,29 +49,48 @@ impl Setup {
         Self::with_flags(database_url, &[])
     }
 
-    /// As [`Setup::new`], with more flags for `robotid-ca`.
+    /// As [`Setup::new`], with more flags for `robotid-ca`. In the token
+    /// pass ([`token_keys`]) the CA's keys are on a token of the run's
+    /// SoftHSM store.
     pub fn with_flags(database_url: Option<&str>, flags: &[&str]) -> Setup {
+        Self::start(database_url, flags, token_keys().then(SoftHsm::shared))
+    }
+
+    /// A server (SQLite) whose CA's keys are on a fresh token of `hsm`.
+    pub fn on_token(hsm: SoftHsm, flags: &[&str]) -> Setup {
+        Self::start(None, flags, Some(hsm))
+    }
+
+    fn start(database_url: Option<&str>, flags: &[&str], hsm: Option<SoftHsm>) -> Setup {
         // reqwest's plain-HTTP client needs a process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempdir();
         let data = dir.path().join("data");
-        // The token pass: the same tests, with the CA made on a token by
-        // `robotid ca init --root-key-uri --issuing-key-uri` before the
-        // first start, as an operator would (the server then signs through
-        // the token; there is no key file).
-        let token = token_keys().then(|| {
+        // With a token: the CA made on it by `robotid ca init
+        // --root-key-uri --issuing-key-uri` before the first start, as an
+        // operator would (the server then signs through the token; there
+        // is no key file).
+        let token = hsm.as_ref().map(|hsm| {
             std::fs::create_dir_all(&data).unwrap();
             let public = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .unwrap();
-            SoftHsm::shared().ca_init(
+            hsm.ca_init(
                 dir.path(),
                 &data.join("ca"),
                 &["--public-url", &format!("http://{public}")],
             )
         });
-        let server = Server::start_with(&data, database_url, flags);
-        let s = Setup { dir, server, token };
+        let env = hsm.as_ref().map(SoftHsm::env).unwrap_or_default();
+        let server = Server::start_with_env(&data, database_url, flags, &env);
+        let s = Setup {
+            dir,
+            server,
+            token,
+            hsm,
+            database_url: database_url.map(str::to_owned),
+            flags: flags.iter().map(|f| (*f).to_owned()).collect(),
+        };
         let rules = repo_root()
             .join("policies/models/example-wk5.toml")
             .display()
@@ -111,6 +134,16 @@ impl Setup {
             .expect_code(0);
         }
         s
+    }
+
+    /// Stops the server and starts it again on the same data folder,
+    /// registry, flags and token store.
+    pub fn restart(&mut self) {
+        self.server.kill();
+        let data = self.server.data_dir.clone();
+        let env = self.hsm.as_ref().map(SoftHsm::env).unwrap_or_default();
+        let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        self.server = Server::start_with_env(&data, self.database_url.as_deref(), &flags, &env);
     }
 
     /// The working folder.

@@ -1,6 +1,7 @@
 //! `robotid ca init`: the CA ceremony.
 
 use robotid_issuer::ceremony::{self, CaConfig, KeyPlacement, files};
+use robotid_issuer::pkcs11::KeyUri;
 
 use crate::cli::CaInit;
 use crate::error::CliError;
@@ -10,9 +11,20 @@ pub fn init(args: &CaInit) -> Result<(), CliError> {
         name: args.name.clone(),
         public_url: args.public_url.clone(),
     };
+    // The message names the flag and the attribute, never the value: a
+    // refused URI may carry a PIN.
+    let uri = |flag: &str, value: &Option<String>| -> Result<Option<KeyUri>, CliError> {
+        value
+            .as_deref()
+            .map(|v| {
+                v.parse()
+                    .map_err(|e| CliError::Input(format!("{flag}: {e}")))
+            })
+            .transpose()
+    };
     let placement = KeyPlacement {
-        root: args.root_key_uri.clone(),
-        issuing: args.issuing_key_uri.clone(),
+        root: uri("--root-key-uri", &args.root_key_uri)?,
+        issuing: uri("--issuing-key-uri", &args.issuing_key_uri)?,
     };
     let paths = ceremony::init_with_keys(&args.dir, &config, &placement)?;
     println!("CA created in {}", paths.dir.display());
