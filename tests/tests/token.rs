@@ -417,3 +417,101 @@ fn the_development_ca_says_its_root_key_is_on_this_machine() {
     );
     assert!(!out.contains(PIN) && !log.contains(PIN));
 }
+
+/// The token goes away in the middle of a batch (its folder removed once
+/// the batch's serials are recorded, while they are being signed): every
+/// item is answered, either with its certificate or with server.signer;
+/// the registry holds a certificate for exactly the items answered with
+/// one, marks the others failed with no DER, and leaves nothing pending.
+#[test]
+fn a_token_lost_mid_batch_records_only_what_was_signed() {
+    let Some(hsm) = SoftHsm::new() else { return };
+    let s = Setup::on_token(hsm, &[]);
+    let hsm = s.hsm.as_ref().unwrap();
+    let folder = hsm.token_dir(s.token.as_deref().unwrap());
+    let aside = folder.parent().unwrap().with_file_name("token-away");
+
+    // CSRs made in process from the example manifest, one robot each.
+    let manifest_csr = s.csr("UBX", "WK5", "MB000000", "mb.key");
+    let manifest =
+        robotid_verifier::manifest::Manifest::load(&manifest_csr.parent().unwrap().join(format!(
+            "{}.toml",
+            robotid_verifier::robot_id::RobotId::new("UBX", "WK5", "MB000000").unwrap()
+        )))
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let n = 800;
+    let csrs: Vec<String> = (1..=n)
+        .map(|i| {
+            let mut identity = manifest.to_identity();
+            let id = robotid_verifier::robot_id::RobotId::new("UBX", "WK5", &format!("MB{i:06}"))
+                .unwrap();
+            identity.robot_id = id.as_str().into();
+            for c in &mut identity.components {
+                c.serial = format!("{}-{i}", c.serial);
+            }
+            let der = robotid_issuer::csr::create(&identity, &key).unwrap();
+            robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der)
+        })
+        .collect();
+
+    let client = https(&s.server, Some(&s.path().join("ubx")));
+    let url = format!("{}/api/v1/enroll/batch", s.server.api);
+    let answer = std::thread::scope(|scope| {
+        let request = scope.spawn(|| {
+            client
+                .post(&url)
+                .json(&serde_json::json!({ "csrs": csrs, "reissue": false }))
+                .send()
+                .unwrap()
+        });
+        // Once the batch's serials are recorded (pending), signing is
+        // under way: take the token away.
+        eventually("the batch's serials recorded", || {
+            let pending = sqlite_rows(
+                s.path(),
+                &s.server.data_dir,
+                "SELECT count(*) FROM certificates WHERE robot_id LIKE 'UBX-WK5-MB%' AND status = 'pending'",
+            );
+            (pending.trim() != "0" || request.is_finished()).then_some(())
+        });
+        std::fs::rename(&folder, &aside).unwrap();
+        request.join().unwrap()
+    });
+    assert_eq!(answer.status().as_u16(), 200);
+    let body: serde_json::Value = answer.json().unwrap();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), n);
+    let answered: std::collections::BTreeSet<String> = results
+        .iter()
+        .filter_map(|r| r["serial"].as_str().map(str::to_owned))
+        .collect();
+    let refused = results
+        .iter()
+        .filter(|r| r["problem"]["rule"] == "server.signer")
+        .count();
+    assert_eq!(answered.len() + refused, n, "every item answered: {body}");
+    assert!(
+        refused > 0,
+        "the token went away before the batch was signed"
+    );
+    let rows = sqlite_rows(
+        s.path(),
+        &s.server.data_dir,
+        "SELECT serial_hex, status, der IS NOT NULL FROM certificates WHERE robot_id LIKE 'UBX-WK5-MB%'",
+    );
+    let mut issued = std::collections::BTreeSet::new();
+    for row in rows.lines() {
+        let cols: Vec<&str> = row.split('|').collect();
+        match (cols[1], cols[2]) {
+            ("issued", "1") => {
+                issued.insert(cols[0].to_owned());
+            }
+            ("failed", "0") => {}
+            other => panic!("row {row}: {other:?}"),
+        }
+    }
+    assert_eq!(issued, answered, "the registry holds what was answered");
+    println!("mid-batch: {} issued, {refused} refused", answered.len());
+    std::fs::rename(&aside, &folder).unwrap();
+}
