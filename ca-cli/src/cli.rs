@@ -290,6 +290,26 @@ pub struct ModelAdd {
 pub enum CaCommand {
     /// Create a root CA, an issuing CA and an OCSP signer in a new folder.
     Init(CaInit),
+    /// Offline, with the root key: sign a new ARL (the root's CRL) that
+    /// revokes the folder's issuing CA. Copy the ARL to the server's CA
+    /// folder; every robot under that issuing CA then fails verification.
+    RevokeIssuing(CaRevokeIssuing),
+}
+
+/// `robotid ca revoke-issuing`
+#[derive(Debug, Args)]
+pub struct CaRevokeIssuing {
+    /// The CA folder (from `robotid ca init`), with the root key
+    /// (root-ca.key) unless --root-key-uri names it on a token.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The root key on a PKCS#11 token (RFC 7512 URI; the PIN from its
+    /// pin-source file).
+    #[arg(long, value_name = "URI")]
+    pub root_key_uri: Option<String>,
+    /// keyCompromise, superseded or cessationOfOperation.
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `robotid ca init`

@@ -136,6 +136,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         metrics,
         enroll_rate: api::rate::RateLimiter::new(config.enroll_rate, config.enroll_burst),
         revocation,
+        arl: ready.ca_dir.join(robotid_issuer::ceremony::files::ARL),
     };
     let listen = |addr| async move {
         tokio::net::TcpListener::bind(addr)

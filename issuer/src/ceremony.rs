@@ -43,6 +43,10 @@ pub mod files {
     pub const OCSP_CERT: &str = "ocsp-signer.pem";
     /// The delegated OCSP signer's key.
     pub const OCSP_KEY: &str = "ocsp-signer.key";
+    /// The ARL: the root's CRL of the issuing CAs it certified (DER),
+    /// signed in the ceremony and by `robotid ca revoke-issuing`, published
+    /// by the server at [`super::ARL_PATH`].
+    pub const ARL: &str = "root-ca.crl";
     /// Issuing CA then root, for clients that want the whole chain (PEM).
     pub const CHAIN: &str = "ca-chain.pem";
     /// The CA's settings.
@@ -112,6 +116,14 @@ pub struct CaConfig {
     /// Base URL of the public endpoints (OCSP, CRLs, CA certificates).
     pub public_url: String,
 }
+
+/// Where the server publishes the ARL, under the public URL; the issuing
+/// CA's CRL distribution point names it.
+pub const ARL_PATH: &str = "/crl/root.crl";
+/// How long an ARL is valid: it is signed offline, with the root key, so it
+/// is long-lived; the ceremony is run again (`robotid ca revoke-issuing`)
+/// well before it ends, or at once when an issuing CA must be revoked.
+pub const ARL_VALIDITY: Duration = Duration::days(365);
 
 /// Validity of each certificate the ceremony makes.
 pub const ROOT_VALIDITY: Duration = Duration::days(25 * 365);
@@ -333,7 +345,13 @@ fn make_in(dir: &Path, config: &CaConfig, placement: &KeyPlacement) -> Result<()
         ExtendedKeyUsagePurpose::Other(oid::arcs_u64(&oid::ID_KP_LIFECYCLE_SIGNING)),
     ];
     issuing.use_authority_key_identifier_extension = true;
+    // The ARL, so that relying parties that check every link
+    // (`openssl verify -crl_check_all`, webpki at chain depth) can.
+    issuing.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+        uris: vec![format!("{}{ARL_PATH}", config.public_url)],
+    }];
     let issuing_cert = issuing.signed_by(&AsRcgen(&issuing_key), &root_issuer)?;
+    let arl = sign_arl(&root_issuer, 1, Vec::new(), now)?;
     write_if_file(&paths.file(files::ROOT_KEY), &root_key)?;
     write_if_file(&paths.file(files::ISSUING_KEY), &issuing_key)?;
     if let IssuingKey::Token(k) = &issuing_key {
@@ -380,8 +398,187 @@ fn make_in(dir: &Path, config: &CaConfig, placement: &KeyPlacement) -> Result<()
         &paths.file(files::CHAIN),
         format!("{}{}", issuing_cert.pem(), root_cert.pem()).as_bytes(),
     )?;
+    write(&paths.file(files::ARL), &arl)?;
     let toml = toml::to_string(config).map_err(|e| CeremonyError::Certificate(e.to_string()))?;
     write(&paths.file(files::CONFIG), toml.as_bytes())
+}
+
+/// The ARL number `number` listing `revoked`, signed by the root.
+fn sign_arl<S: rcgen::SigningKey>(
+    root: &Issuer<'_, S>,
+    number: u64,
+    revoked: Vec<rcgen::RevokedCertParams>,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CeremonyError> {
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: now,
+        next_update: now + ARL_VALIDITY,
+        crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+        // No issuing distribution point: a full CRL of everything the root
+        // signed. OpenSSL's -crl_check_all looks up a CRL for the root
+        // too, and refuses an IDP naming a distribution point that the
+        // root's certificate (which has no CDP) does not name.
+        issuing_distribution_point: None,
+        revoked_certs: revoked,
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    Ok(params.signed_by(root)?.der().to_vec())
+}
+
+/// Why an issuing CA is revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssuingRevocationReason {
+    /// Its key is, or may be, compromised.
+    KeyCompromise,
+    /// It was replaced (rollover) and issues no more.
+    Superseded,
+    /// It stopped issuing.
+    CessationOfOperation,
+}
+
+impl std::str::FromStr for IssuingRevocationReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "keyCompromise" => Ok(Self::KeyCompromise),
+            "superseded" => Ok(Self::Superseded),
+            "cessationOfOperation" => Ok(Self::CessationOfOperation),
+            other => Err(format!(
+                "{other:?} is not one of keyCompromise, superseded, cessationOfOperation"
+            )),
+        }
+    }
+}
+
+/// What [`revoke_issuing`] did.
+#[derive(Clone, Debug)]
+pub struct RevokedIssuing {
+    /// The new ARL's number.
+    pub number: u64,
+    /// The issuing CA's serial, hex.
+    pub serial_hex: String,
+    /// The ARL file written.
+    pub arl: PathBuf,
+}
+
+/// The offline step that revokes the issuing CA of the CA folder `dir`:
+/// the root key (its file in `dir`, or on a token named by `root_key`)
+/// signs a new ARL listing the issuing CA, numbered one above the current
+/// ARL, which keeps the entries it had. The file is replaced atomically;
+/// copy it to the server's CA folder, which publishes it at [`ARL_PATH`].
+pub fn revoke_issuing(
+    dir: &Path,
+    root_key: Option<&KeyUri>,
+    reason: IssuingRevocationReason,
+) -> Result<RevokedIssuing, CeremonyError> {
+    let paths = CaPaths {
+        dir: dir.to_path_buf(),
+    };
+    let read = |name: &str| {
+        let path = paths.file(name);
+        std::fs::read(&path).map_err(|source| CeremonyError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let pem_der = |name: &str| -> Result<Vec<u8>, CeremonyError> {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(&read(name)?)
+            .map(|c| c.as_ref().to_vec())
+            .map_err(|e| CeremonyError::Certificate(format!("{}: {e}", paths.file(name).display())))
+    };
+    let root_der = pem_der(files::ROOT_CERT)?;
+    let issuing_der = pem_der(files::ISSUING_CERT)?;
+    let (_, issuing) = x509_parser::parse_x509_certificate(&issuing_der)
+        .map_err(|e| CeremonyError::Certificate(format!("issuing CA certificate: {e}")))?;
+    let serial = issuing.raw_serial().to_vec();
+    let (number, mut revoked) = match read(files::ARL) {
+        Ok(der) => current_arl(&der)?,
+        Err(_) => (0, Vec::new()),
+    };
+    if !revoked
+        .iter()
+        .any(|r| r.serial_number.as_ref() == serial.as_slice())
+    {
+        revoked.push(rcgen::RevokedCertParams {
+            serial_number: SerialNumber::from_slice(&serial),
+            revocation_time: OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or_else(|_| OffsetDateTime::now_utc()),
+            reason_code: Some(match reason {
+                IssuingRevocationReason::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
+                IssuingRevocationReason::Superseded => rcgen::RevocationReason::Superseded,
+                IssuingRevocationReason::CessationOfOperation => {
+                    rcgen::RevocationReason::CessationOfOperation
+                }
+            }),
+            invalidity_date: None,
+        });
+    }
+    let key = match root_key {
+        None => IssuingKey::Software(SoftwareKey::read(&paths.file(files::ROOT_KEY))?),
+        Some(uri) => IssuingKey::Token(
+            Pkcs11Key::open(uri.clone(), KeyAlgorithm::P384, 1)
+                .map_err(|e| CeremonyError::Token(e.to_string()))?,
+        ),
+    };
+    check_signs(&key)?;
+    let root = Issuer::from_ca_cert_der(
+        &rustls_pki_types::CertificateDer::from(root_der),
+        AsRcgen(&key),
+    )?;
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let number = number + 1;
+    let arl = sign_arl(&root, number, revoked, now)?;
+    let target = paths.file(files::ARL);
+    let staged = paths.file(".root-ca.crl.new");
+    write(&staged, &arl)?;
+    std::fs::rename(&staged, &target).map_err(|source| CeremonyError::Io {
+        path: target.display().to_string(),
+        source,
+    })?;
+    Ok(RevokedIssuing {
+        number,
+        serial_hex: hex::encode(&serial),
+        arl: target,
+    })
+}
+
+/// The number and entries of an ARL.
+fn current_arl(der: &[u8]) -> Result<(u64, Vec<rcgen::RevokedCertParams>), CeremonyError> {
+    use x509_parser::prelude::{FromDer, ParsedExtension};
+    let bad =
+        |e: &dyn std::fmt::Display| CeremonyError::Certificate(format!("{}: {e}", files::ARL));
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
+        .map_err(|e| bad(&e))?;
+    let number = crl
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLNumber(n) => u64::try_from(n.clone()).ok(),
+            _ => None,
+        })
+        .ok_or_else(|| bad(&"no CRL number"))?;
+    let revoked = crl
+        .iter_revoked_certificates()
+        .map(|r| {
+            let reason = r.reason_code().map(|(_, code)| code.0);
+            rcgen::RevokedCertParams {
+                serial_number: SerialNumber::from_slice(r.raw_serial()),
+                revocation_time: r.revocation_date.to_datetime(),
+                reason_code: match reason {
+                    Some(1) => Some(rcgen::RevocationReason::KeyCompromise),
+                    Some(4) => Some(rcgen::RevocationReason::Superseded),
+                    Some(5) => Some(rcgen::RevocationReason::CessationOfOperation),
+                    _ => None,
+                },
+                invalidity_date: None,
+            }
+        })
+        .collect();
+    Ok((number, revoked))
 }
 
 /// A CA folder's contents, loaded. The issuing key stays inside: the only

@@ -3,7 +3,7 @@
 use robotid_issuer::ceremony::{self, CaConfig, KeyPlacement, files};
 use robotid_issuer::pkcs11::KeyUri;
 
-use crate::cli::CaInit;
+use crate::cli::{CaInit, CaRevokeIssuing};
 use crate::error::CliError;
 
 pub fn init(args: &CaInit) -> Result<(), CliError> {
@@ -57,6 +57,35 @@ pub fn init(args: &CaInit) -> Result<(), CliError> {
     println!(
         "  chain (issuing + root):   {}",
         paths.file(files::CHAIN).display()
+    );
+    Ok(())
+}
+
+/// `robotid ca revoke-issuing`: the ARL revoking the folder's issuing CA.
+pub fn revoke_issuing(args: &CaRevokeIssuing) -> Result<(), CliError> {
+    let reason: ceremony::IssuingRevocationReason = args
+        .reason
+        .parse()
+        .map_err(|e| CliError::Input(format!("--reason: {e}")))?;
+    let root_key = args
+        .root_key_uri
+        .as_deref()
+        .map(|v| {
+            v.parse::<KeyUri>()
+                .map_err(|e| CliError::Input(format!("--root-key-uri: {e}")))
+        })
+        .transpose()?;
+    let done = ceremony::revoke_issuing(&args.dir, root_key.as_ref(), reason)?;
+    println!(
+        "issuing CA {} revoked in ARL number {}: {}",
+        done.serial_hex,
+        done.number,
+        done.arl.display()
+    );
+    println!(
+        "  copy it to the server's CA folder (robotid-data/ca/{}); the server publishes it at {}",
+        files::ARL,
+        ceremony::ARL_PATH
     );
     Ok(())
 }

@@ -28,6 +28,9 @@ pub async fn get(
     let Some(id) = file.strip_suffix(".crl") else {
         return Err(not_found());
     };
+    if id == "root" {
+        return arl(&state).await.ok_or_else(not_found);
+    }
     if id != state.revocation.crl().issuer_id() {
         return Err(not_found());
     }
@@ -56,4 +59,21 @@ pub async fn get(
         headers.insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// `GET /crl/root.crl`: the ARL, read from the CA folder at each request
+/// (it is small, asked for rarely, and replaced offline by `robotid ca
+/// revoke-issuing` without a restart). None when the CA has no ARL (made
+/// before there were ARLs).
+async fn arl(state: &AppState) -> Option<Response> {
+    let der = tokio::fs::read(&state.arl).await.ok()?;
+    let mut response = (StatusCode::OK, der).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pkix-crl"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(response)
 }
