@@ -649,6 +649,55 @@ fn cdp(s: &Setup, pem: &Path) -> String {
         .to_owned()
 }
 
+/// rustls-webpki's verdict on `leaf` (client auth) with revocation checked
+/// at every depth of the chain (RevocationCheckDepth::Chain, unknown status
+/// refused) against the CRLs now published at `urls`.
+fn webpki_every_link(s: &Setup, leaf: &str, urls: &[&str]) -> Result<(), webpki::Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, UnixTime};
+    let ca = s.server.data_dir.join("ca");
+    let pem = |p: &Path| CertificateDer::from_pem_file(p).unwrap();
+    let root = pem(&ca.join("root-ca.pem"));
+    let issuing = pem(&ca.join("issuing-ca.pem"));
+    let leaf = pem(&s.path().join(leaf));
+    let ders: Vec<Vec<u8>> = urls
+        .iter()
+        .map(|u| {
+            reqwest::blocking::get(*u)
+                .unwrap()
+                .bytes()
+                .unwrap()
+                .to_vec()
+        })
+        .collect();
+    let crls: Vec<webpki::CertRevocationList<'_>> = ders
+        .iter()
+        .map(|d| {
+            webpki::BorrowedCertRevocationList::from_der(d)
+                .unwrap()
+                .into()
+        })
+        .collect();
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().collect();
+    let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs)
+        .unwrap()
+        .with_depth(webpki::RevocationCheckDepth::Chain)
+        .with_status_policy(webpki::UnknownStatusPolicy::Deny)
+        .build();
+    let anchors = [webpki::anchor_from_trusted_cert(&root).unwrap()];
+    let cert = webpki::EndEntityCert::try_from(&leaf).unwrap();
+    cert.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &[issuing],
+        UnixTime::now(),
+        webpki::KeyUsage::client_auth(),
+        Some(revocation),
+        None,
+    )
+    .map(drop)
+}
+
 /// `openssl verify -crl_check_all` of `leaf` with the CRLs now published
 /// at `urls`: its output.
 fn verify_every_link(s: &Setup, leaf: &str, urls: &[&str]) -> String {
@@ -705,6 +754,10 @@ fn the_arl_checks_every_link_and_revokes_the_issuing_ca() {
     let leaf_crl = cdp(&s, &s.path().join(&leaf));
     let ok = verify_every_link(&s, &leaf, &[&leaf_crl, &arl_url]);
     assert!(ok.contains(": OK"), "{ok}");
+    // webpki with revocation at every depth: the issuing CA's status
+    // comes from the ARL; without the ARL it is unknown, and refused.
+    webpki_every_link(&s, &leaf, &[&leaf_crl, &arl_url]).unwrap();
+    assert!(webpki_every_link(&s, &leaf, &[&leaf_crl]).is_err());
 
     let ca_arg = ca.display().to_string();
     let mut args = vec![
@@ -733,4 +786,8 @@ fn the_arl_checks_every_link_and_revokes_the_issuing_ca() {
     let refused = verify_every_link(&s, &leaf, &[&leaf_crl, &arl_url]);
     assert!(!refused.contains(": OK"), "{refused}");
     assert!(refused.contains("certificate revoked"), "{refused}");
+    assert_eq!(
+        webpki_every_link(&s, &leaf, &[&leaf_crl, &arl_url]),
+        Err(webpki::Error::CertRevoked)
+    );
 }
