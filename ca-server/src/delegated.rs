@@ -310,9 +310,20 @@ impl DelegatedSigner {
                 self.adopt(&key, store).await?;
                 Ok(key)
             }
-            Ok(_) => {
+            Ok(key) => {
                 tracing::info!(purpose = ?self.purpose, "delegated signer certificate is due for rotation; replacing it");
-                self.rotate(signer, store, now).await
+                match self.rotate(signer, store, now).await {
+                    // Due is not expired: with the issuing key's token
+                    // away, the current signer serves until it is back.
+                    Err(e @ DelegatedError::KeyUnavailable { .. })
+                        if key.not_after > now.unix_timestamp() =>
+                    {
+                        tracing::warn!(error = %e, "delegated signer kept until the issuing CA key is available");
+                        self.adopt(&key, store).await?;
+                        Ok(key)
+                    }
+                    other => other,
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "delegated signer unusable; issuing a new one");
