@@ -169,6 +169,10 @@ pub fn start_logged(data_dir: &Path, filter: &str) -> Result<(Server, Log), Stri
     }
 }
 
+/// The rules of model UBX WK5 that [`register_ubx`] registers and
+/// [`identity`] fits.
+pub const UBX_RULES: &str = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
+
 /// Registers manufacturer UBX (credentials written to `creds`) and its
 /// model WK5 (five parameters, three components) with the operator's
 /// credentials; returns an HTTPS client with UBX's credentials.
@@ -200,7 +204,7 @@ pub fn register_ubx(server: &Server, creds: &Path) -> Result<reqwest::blocking::
     .map_err(|e| e.to_string())?;
     std::fs::write(creds.join("client.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
     std::fs::write(creds.join("ca.pem"), created.ca_pem).map_err(|e| e.to_string())?;
-    let rules = "[parameters.height_mm]\nmin=1500\nmax=1800\n[parameters.mass_g]\nmin=40000\nmax=80000\n[parameters.degrees_of_freedom]\nmin=20\nmax=60\n[parameters.payload_g]\nmin=0\nmax=25000\n[parameters.battery_mwh]\nmin=100000\nmax=2000000\n[components]\nrequired=[\"main-controller\",\"safety-controller\",\"battery-pack\"]\n";
+    let rules = UBX_RULES;
     let status = operator
         .post(format!("{}/api/v1/manufacturers/UBX/models", server.api))
         .json(&AddModel {

@@ -290,6 +290,26 @@ pub struct ModelAdd {
 pub enum CaCommand {
     /// Create a root CA, an issuing CA and an OCSP signer in a new folder.
     Init(CaInit),
+    /// Offline, with the root key: sign a new ARL (the root's CRL) that
+    /// revokes the folder's issuing CA. Copy the ARL to the server's CA
+    /// folder; every robot under that issuing CA then fails verification.
+    RevokeIssuing(CaRevokeIssuing),
+}
+
+/// `robotid ca revoke-issuing`
+#[derive(Debug, Args)]
+pub struct CaRevokeIssuing {
+    /// The CA folder (from `robotid ca init`), with the root key
+    /// (root-ca.key) unless --root-key-uri names it on a token.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The root key on a PKCS#11 token (RFC 7512 URI; the PIN from its
+    /// pin-source file).
+    #[arg(long, value_name = "URI")]
+    pub root_key_uri: Option<String>,
+    /// keyCompromise, superseded or cessationOfOperation.
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `robotid ca init`
@@ -304,6 +324,17 @@ pub struct CaInit {
     /// Base URL of the public endpoints (OCSP, CRLs), put in certificates.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
+    /// Generate the root CA key on a PKCS#11 token, named by an RFC 7512
+    /// URI (`pkcs11:token=T;object=root-ca?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/path/pin`);
+    /// no key file is written for it. The PIN is read from the pin-source file.
+    // A String, parsed by the command: clap would echo a refused value,
+    // and a URI carrying pin-value must not be echoed.
+    #[arg(long, value_name = "URI")]
+    pub root_key_uri: Option<String>,
+    /// Generate the issuing CA key on a PKCS#11 token (as --root-key-uri);
+    /// the CA folder records the URI and the server signs through the token.
+    #[arg(long, value_name = "URI")]
+    pub issuing_key_uri: Option<String>,
 }
 
 /// `robotid id ...`

@@ -57,6 +57,31 @@ pub struct Ready {
     pub operator_not_after: i64,
     /// The CA folder.
     pub ca_dir: PathBuf,
+    /// Where the issuing key is: "file" or its PKCS#11 URI (no PIN).
+    pub issuing_key: String,
+    /// The root CA's key file, when it is on this machine (the development
+    /// CA's): a warning in the banner and the log.
+    pub root_key_here: Option<PathBuf>,
+    /// Whether this start made the development CA.
+    pub created_development_ca: bool,
+}
+
+/// What the banner and the log say when the root CA's key is on this
+/// machine: that anyone who can read the data folder can mint a CA, and
+/// how to make a CA whose root key stays offline instead.
+pub fn root_key_warning(root_key: &Path) -> Vec<String> {
+    vec![
+        format!(
+            "WARNING: the root CA key is on this machine ({}): this is a development CA.",
+            root_key.display()
+        ),
+        "  For production, run the offline ceremony instead (docs/operations.md):".into(),
+        "    robotid ca init --dir CA --name NAME --public-url URL \\".into(),
+        "      --root-key-uri 'pkcs11:token=...;object=root-ca?module-path=...&pin-source=file:...' \\".into(),
+        "      --issuing-key-uri 'pkcs11:token=...;object=issuing-ca?module-path=...&pin-source=file:...'".into(),
+        "  on an offline machine, keep the root's token offline, and copy the CA folder to".into(),
+        "  DATA_DIR/ca before the server's first start.".into(),
+    ]
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), BootError> {
@@ -83,7 +108,8 @@ pub fn create_data_dir(config: &Config) -> Result<(), BootError> {
 pub async fn prepare(config: &Config, store: &Store) -> Result<Ready, BootError> {
     create_private_dir(&config.data_dir)?;
     let ca_dir = config.data_dir.join("ca");
-    if !ca_dir.join(files::CONFIG).exists() {
+    let created_development_ca = !ca_dir.join(files::CONFIG).exists();
+    if created_development_ca {
         let ca = CaConfig {
             name: "RobotID Development".into(),
             public_url: config.public_url(),
@@ -91,7 +117,16 @@ pub async fn prepare(config: &Config, store: &Store) -> Result<Ready, BootError>
         ceremony::init(&ca_dir, &ca).map_err(boot("creating the development CA"))?;
         tracing::info!(dir = %ca_dir.display(), "development CA created");
     }
-    let ca = ceremony::load(&ca_dir).map_err(boot("loading the CA"))?;
+    let ca = ceremony::load_with(
+        &ca_dir,
+        ceremony::TokenOptions {
+            sessions: usize::from(config.pkcs11_sessions),
+        },
+    )
+    .map_err(boot("loading the CA"))?;
+    let issuing_key = ca.issuing_key_location();
+    let root_key = ca_dir.join(files::ROOT_KEY);
+    let root_key_here = root_key.exists().then_some(root_key);
     let certs = CaCertificates {
         name: ca.config.name.clone(),
         chain_pem: pem::encode("CERTIFICATE", &ca.issuing_der),
@@ -119,6 +154,9 @@ pub async fn prepare(config: &Config, store: &Store) -> Result<Ready, BootError>
         operator_serial,
         operator_not_after,
         ca_dir,
+        issuing_key,
+        root_key_here,
+        created_development_ca,
     })
 }
 

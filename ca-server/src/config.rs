@@ -49,6 +49,12 @@ pub struct Config {
     /// kernel's backlog.
     #[arg(long, env = "ROBOTID_MAX_CONNECTIONS", default_value_t = 16_384)]
     pub max_connections: usize,
+    /// PKCS#11 sessions the CA's token signs on at once, when the issuing
+    /// key is on a token (`robotid ca init --issuing-key-uri`). More
+    /// sessions let a token with several cores sign in parallel.
+    #[arg(long, env = "ROBOTID_PKCS11_SESSIONS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub pkcs11_sessions: u16,
     /// Log format.
     #[arg(long, env = "ROBOTID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

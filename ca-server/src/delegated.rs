@@ -29,6 +29,15 @@ pub use robotid_issuer::delegated::Purpose;
 
 use crate::store::{CaCertificate, Store, StoreError};
 
+use robotid_issuer::key::KeyFailure;
+use robotid_issuer::signer::IssueError;
+
+/// The lock file beside the OCSP signer's pair in the CA folder.
+const ROTATION_LOCK: &str = "ocsp-signer.lock";
+/// How long a server waits for another to finish rotating (a key, one
+/// signature and two registry writes; far less in practice).
+const ROTATION_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why a delegated signer could not be loaded, certified or used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,6 +58,15 @@ pub enum DelegatedError {
         /// Which signer.
         purpose: Purpose,
         /// Why.
+        reason: String,
+    },
+    /// The issuing CA's key is unavailable (its token absent or its
+    /// session lost); nothing was signed.
+    #[error("{purpose:?} signer: the issuing CA key is unavailable: {reason}")]
+    KeyUnavailable {
+        /// Which signer.
+        purpose: Purpose,
+        /// Why (names the token, never its PIN).
         reason: String,
     },
     /// The registry did not record the certificate; nothing was signed
@@ -210,7 +228,12 @@ impl DelegatedSigner {
             .record_ca_certificate(&recorded)
             .await
             .map_err(record)?;
-        let issued = signer.issue(prepared).map_err(|e| certify(&e))?;
+        let issued = signer.issue(prepared).map_err(|e| match e {
+            IssueError::Key(KeyFailure::Unavailable(reason)) => {
+                DelegatedError::KeyUnavailable { purpose, reason }
+            }
+            other => certify(&other),
+        })?;
         store
             .complete_ca_certificate(&recorded.serial_hex, &issued.der)
             .await
@@ -238,10 +261,40 @@ impl DelegatedSigner {
         self.load()
     }
 
+    /// Takes the CA folder's rotation lock: an exclusive `flock` on
+    /// `ocsp-signer.lock`, held until the returned file is dropped. Several
+    /// servers share one CA folder; the lock makes one of them rotate and
+    /// the others wait, then load the pair it wrote, so no server reads a
+    /// half-replaced pair and no two write one (issue 16, item 6).
+    async fn rotation_lock(&self) -> Result<Option<std::fs::File>, DelegatedError> {
+        let Some(dir) = &self.folder else {
+            return Ok(None);
+        };
+        let path = dir.join(ROTATION_LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| self.file_error(&path, e))?;
+        let deadline = std::time::Instant::now() + ROTATION_LOCK_WAIT;
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Some(file)),
+                Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                Err(e) => return Err(self.file_error(&path, format!("locking for rotation: {e}"))),
+            }
+        }
+    }
+
     /// Loads the signer, replacing it first if it is due, unusable or does
     /// not match its key, or if it is kept in memory. A loaded certificate
     /// the registry does not know (the ceremony's, signed before there was
-    /// a registry) is recorded as found.
+    /// a registry) is recorded as found. For a signer in a folder this runs
+    /// under the folder's rotation lock: of several servers sharing the
+    /// folder one rotates, and the others load what it wrote.
     pub async fn load_or_rotate(
         &self,
         signer: &Signer,
@@ -251,14 +304,26 @@ impl DelegatedSigner {
         if self.folder.is_none() {
             return self.rotate(signer, store, now).await;
         }
+        let _lock = self.rotation_lock().await?;
         match self.load() {
             Ok(key) if !key.due_for_rotation(now.unix_timestamp()) => {
                 self.adopt(&key, store).await?;
                 Ok(key)
             }
-            Ok(_) => {
+            Ok(key) => {
                 tracing::info!(purpose = ?self.purpose, "delegated signer certificate is due for rotation; replacing it");
-                self.rotate(signer, store, now).await
+                match self.rotate(signer, store, now).await {
+                    // Due is not expired: with the issuing key's token
+                    // away, the current signer serves until it is back.
+                    Err(e @ DelegatedError::KeyUnavailable { .. })
+                        if key.not_after > now.unix_timestamp() =>
+                    {
+                        tracing::warn!(error = %e, "delegated signer kept until the issuing CA key is available");
+                        self.adopt(&key, store).await?;
+                        Ok(key)
+                    }
+                    other => other,
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "delegated signer unusable; issuing a new one");

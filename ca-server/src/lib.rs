@@ -136,6 +136,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         metrics,
         enroll_rate: api::rate::RateLimiter::new(config.enroll_rate, config.enroll_burst),
         revocation,
+        arl: ready.ca_dir.join(robotid_issuer::ceremony::files::ARL),
     };
     let listen = |addr| async move {
         tokio::net::TcpListener::bind(addr)
@@ -159,6 +160,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let ca = &ready.ca_dir;
     println!("robotid-ca ready");
+    if let Some(root_key) = &ready.root_key_here {
+        let warning = bootstrap::root_key_warning(root_key);
+        for line in &warning {
+            println!("{line}");
+        }
+        tracing::warn!(
+            root_key = %root_key.display(),
+            created_now = ready.created_development_ca,
+            "the root CA key is on this machine (a development CA); for production run the offline ceremony instead: {}",
+            warning[1..].iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ")
+        );
+    }
     println!(
         "  trust anchor:            {}",
         ca.join("root-ca.pem").display()
@@ -167,6 +180,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         "  issuing CA certificate:  {}",
         ca.join("issuing-ca.pem").display()
     );
+    println!("  issuing CA key:          {}", ready.issuing_key);
+    tracing::info!(issuing_key = %ready.issuing_key, "issuing CA key");
     println!(
         "  operator credentials:    {} (client.pem, client.key, ca.pem)",
         ready.operator_dir.display()

@@ -15,15 +15,22 @@ use robotid_verifier::history::bundle::HEAD_ALGORITHM;
 use time::OffsetDateTime;
 
 use crate::ca::Ca;
-use crate::delegated::{DelegatedKey, DelegatedSigner};
+use crate::delegated::{DelegatedError, DelegatedKey, DelegatedSigner};
 
 /// Life of a lifecycle signer certificate.
 pub const SIGNER_VALIDITY: time::Duration = robotid_issuer::delegated::VALIDITY;
 
 /// Why the signer could not be made or could not sign.
 #[derive(Debug, thiserror::Error)]
-#[error("lifecycle signer: {0}")]
-pub struct LifecycleSignerError(String);
+#[non_exhaustive]
+pub enum LifecycleSignerError {
+    /// The issuing CA's key is unavailable to certify a new signer.
+    #[error("lifecycle signer: {0}")]
+    KeyUnavailable(String),
+    /// Any other failure.
+    #[error("lifecycle signer: {0}")]
+    Other(String),
+}
 
 /// A signed chain head.
 #[derive(Clone, Debug)]
@@ -42,30 +49,51 @@ pub struct HeadSignature {
 pub struct LifecycleSigner {
     authority: Arc<Ca>,
     delegated: DelegatedSigner,
-    current: RwLock<Arc<DelegatedKey>>,
+    /// None while the issuing key was unavailable to certify one (a
+    /// token absent at start): the first head signed certifies it.
+    current: RwLock<Option<Arc<DelegatedKey>>>,
 }
 
 fn err(e: impl std::fmt::Display) -> LifecycleSignerError {
-    LifecycleSignerError(e.to_string())
+    LifecycleSignerError::Other(e.to_string())
+}
+
+fn rotation_err(e: DelegatedError) -> LifecycleSignerError {
+    match e {
+        DelegatedError::KeyUnavailable { .. } => {
+            LifecycleSignerError::KeyUnavailable(e.to_string())
+        }
+        other => err(other),
+    }
 }
 
 impl LifecycleSigner {
     /// Makes a key and has the issuing CA certify it (recorded in the
-    /// registry first).
+    /// registry first). If the issuing key is unavailable (its token
+    /// absent) the server starts anyway and the first head signed once the
+    /// token is back certifies a key.
     pub async fn start(authority: Arc<Ca>) -> Result<Self, LifecycleSignerError> {
         let delegated = DelegatedSigner::lifecycle(authority.certs.name.clone());
-        let current = delegated
+        let current = match delegated
             .rotate(
                 &authority.signer,
                 &authority.store,
                 OffsetDateTime::now_utc(),
             )
             .await
-            .map_err(err)?;
+            .map_err(rotation_err)
+        {
+            Ok(key) => Some(Arc::new(key)),
+            Err(LifecycleSignerError::KeyUnavailable(reason)) => {
+                tracing::warn!(%reason, "lifecycle signer not certified yet: the issuing CA key is unavailable");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Self {
             authority,
             delegated,
-            current: RwLock::new(Arc::new(current)),
+            current: RwLock::new(current),
         })
     }
 
@@ -78,16 +106,18 @@ impl LifecycleSigner {
             .read()
             .map_err(|_| err("lock poisoned"))?
             .clone();
-        if !held.due_for_rotation(now.unix_timestamp()) {
+        if let Some(held) = held
+            && !held.due_for_rotation(now.unix_timestamp())
+        {
             return Ok(held);
         }
         let fresh = Arc::new(
             self.delegated
                 .rotate(&self.authority.signer, &self.authority.store, now)
                 .await
-                .map_err(err)?,
+                .map_err(rotation_err)?,
         );
-        *self.current.write().map_err(|_| err("lock poisoned"))? = Arc::clone(&fresh);
+        *self.current.write().map_err(|_| err("lock poisoned"))? = Some(Arc::clone(&fresh));
         tracing::info!("lifecycle signer certificate replaced");
         Ok(fresh)
     }

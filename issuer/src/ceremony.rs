@@ -20,8 +20,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::delegated::Purpose;
 use crate::extensions::ExtensionError;
-use crate::key::SoftwareKey;
+use crate::key::{AsRcgen, CaKey, IssuingKey, SoftwareKey};
 use crate::keys::{self, KeyError};
+use crate::pkcs11::{KeyUri, Pkcs11Key};
 use crate::signer::{IssueError, Signer, SignerConfig};
 use crate::template::random_serial;
 
@@ -33,12 +34,19 @@ pub mod files {
     pub const ROOT_KEY: &str = "root-ca.key";
     /// The issuing CA certificate (PEM).
     pub const ISSUING_CERT: &str = "issuing-ca.pem";
-    /// The issuing CA key.
+    /// The issuing CA key, when it is a file.
     pub const ISSUING_KEY: &str = "issuing-ca.key";
+    /// The issuing CA key's PKCS#11 URI, when it is on a token (instead of
+    /// [`ISSUING_KEY`]). It names the PIN's file, never the PIN.
+    pub const ISSUING_KEY_URI: &str = "issuing-ca.uri";
     /// The delegated OCSP signer's certificate (PEM).
     pub const OCSP_CERT: &str = "ocsp-signer.pem";
     /// The delegated OCSP signer's key.
     pub const OCSP_KEY: &str = "ocsp-signer.key";
+    /// The ARL: the root's CRL of the issuing CAs it certified (DER),
+    /// signed in the ceremony and by `robotid ca revoke-issuing`, published
+    /// by the server at [`super::ARL_PATH`].
+    pub const ARL: &str = "root-ca.crl";
     /// Issuing CA then root, for clients that want the whole chain (PEM).
     pub const CHAIN: &str = "ca-chain.pem";
     /// The CA's settings.
@@ -74,6 +82,17 @@ pub enum CeremonyError {
     /// A certificate could not be made or read.
     #[error("certificate: {0}")]
     Certificate(String),
+    /// A key on a PKCS#11 token could not be made or used.
+    #[error("token: {0}")]
+    Token(String),
+    /// The CA's issuing key URI file is unusable.
+    #[error("{path}: {source}")]
+    KeyUri {
+        /// issuing-ca.uri.
+        path: String,
+        /// Why.
+        source: crate::pkcs11::UriError,
+    },
 }
 
 impl From<ExtensionError> for CeremonyError {
@@ -97,6 +116,14 @@ pub struct CaConfig {
     /// Base URL of the public endpoints (OCSP, CRLs, CA certificates).
     pub public_url: String,
 }
+
+/// Where the server publishes the ARL, under the public URL; the issuing
+/// CA's CRL distribution point names it.
+pub const ARL_PATH: &str = "/crl/root.crl";
+/// How long an ARL is valid: it is signed offline, with the root key, so it
+/// is long-lived; the ceremony is run again (`robotid ca revoke-issuing`)
+/// well before it ends, or at once when an issuing CA must be revoked.
+pub const ARL_VALIDITY: Duration = Duration::days(365);
 
 /// Validity of each certificate the ceremony makes.
 pub const ROOT_VALIDITY: Duration = Duration::days(25 * 365);
@@ -175,8 +202,30 @@ fn write(path: &Path, contents: &[u8]) -> Result<(), CeremonyError> {
     })
 }
 
-/// Runs the ceremony into `dir`, which must not exist or be empty.
+/// Where the ceremony makes the CA keys: files in the CA folder (`None`),
+/// or on a PKCS#11 token, generated there and never leaving it.
+#[derive(Clone, Debug, Default)]
+pub struct KeyPlacement {
+    /// The root CA key.
+    pub root: Option<KeyUri>,
+    /// The issuing CA key.
+    pub issuing: Option<KeyUri>,
+}
+
+/// Runs the ceremony into `dir`, which must not exist or be empty, with
+/// key files.
 pub fn init(dir: &Path, config: &CaConfig) -> Result<CaPaths, CeremonyError> {
+    init_with_keys(dir, config, &KeyPlacement::default())
+}
+
+/// Runs the ceremony into `dir`, making the keys where `placement` says.
+/// A key on a token is written to no file, and the issuing key's URI goes
+/// into ca.toml for the server.
+pub fn init_with_keys(
+    dir: &Path,
+    config: &CaConfig,
+    placement: &KeyPlacement,
+) -> Result<CaPaths, CeremonyError> {
     config.check()?;
     let occupied = |d: &Path| {
         d.read_dir()
@@ -197,7 +246,7 @@ pub fn init(dir: &Path, config: &CaConfig) -> Result<CaPaths, CeremonyError> {
             .unwrap_or_default(),
         std::process::id()
     ));
-    let made = make_in(&staging, config).and_then(|()| {
+    let made = make_in(&staging, config, placement).and_then(|()| {
         std::fs::rename(&staging, dir).map_err(|source| CeremonyError::Io {
             path: dir.display().to_string(),
             source,
@@ -224,7 +273,35 @@ fn create_private_dir(dir: &Path) -> Result<(), CeremonyError> {
     })
 }
 
-fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
+/// A fresh CA key: a software key, or one generated on the token.
+fn new_key(uri: Option<&KeyUri>, alg: KeyAlgorithm) -> Result<IssuingKey, CeremonyError> {
+    match uri {
+        None => Ok(IssuingKey::Software(
+            SoftwareKey::new(keys::generate(alg)?).map_err(CeremonyError::Certificate)?,
+        )),
+        Some(uri) => Pkcs11Key::generate(uri.clone(), alg)
+            .map(IssuingKey::Token)
+            .map_err(|e| CeremonyError::Token(e.to_string())),
+    }
+}
+
+/// Writes a software key to its file; a token key stays on the token.
+fn write_if_file(path: &Path, key: &IssuingKey) -> Result<(), CeremonyError> {
+    match key {
+        IssuingKey::Software(k) => Ok(keys::write_key(path, k.key_pair())?),
+        IssuingKey::Token(_) => Ok(()),
+    }
+}
+
+/// The token's own error when a key on it fails to sign (rcgen's error
+/// cannot carry it).
+fn check_signs(key: &IssuingKey) -> Result<(), CeremonyError> {
+    key.sign(b"RobotID ceremony: the key signs")
+        .map(drop)
+        .map_err(|e| CeremonyError::Token(e.to_string()))
+}
+
+fn make_in(dir: &Path, config: &CaConfig, placement: &KeyPlacement) -> Result<(), CeremonyError> {
     create_private_dir(dir)?;
     let paths = CaPaths {
         dir: dir.to_path_buf(),
@@ -236,7 +313,8 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         .unwrap_or_else(|_| OffsetDateTime::now_utc())
         - Duration::hours(1);
 
-    let root_key = keys::generate(KeyAlgorithm::P384)?;
+    let root_key = new_key(placement.root.as_ref(), KeyAlgorithm::P384)?;
+    check_signs(&root_key)?;
     let mut root = ca_params(
         format!("{} Root CA", config.name),
         config,
@@ -244,10 +322,11 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         now,
     )?;
     root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let root_cert = root.self_signed(&root_key)?;
-    let root_issuer = Issuer::new(root, &root_key);
+    let root_cert = root.self_signed(&AsRcgen(&root_key))?;
+    let root_issuer = Issuer::new(root, AsRcgen(&root_key));
 
-    let issuing_key = keys::generate(KeyAlgorithm::P256)?;
+    let issuing_key = new_key(placement.issuing.as_ref(), KeyAlgorithm::P256)?;
+    check_signs(&issuing_key)?;
     let mut issuing = ca_params(
         format!("{} Issuing CA 1", config.name),
         config,
@@ -274,15 +353,27 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         crate::extensions::certificate_policies(&[oid::ID_CP_MARKET_ENTRY_V1])
             .map_err(|e| CeremonyError::Certificate(e.to_string()))?,
     ];
-    let issuing_cert = issuing.signed_by(&issuing_key, &root_issuer)?;
-    keys::write_key(&paths.file(files::ROOT_KEY), &root_key)?;
-    keys::write_key(&paths.file(files::ISSUING_KEY), &issuing_key)?;
+    // The ARL, so that relying parties that check every link
+    // (`openssl verify -crl_check_all`, webpki at chain depth) can.
+    issuing.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+        uris: vec![format!("{}{ARL_PATH}", config.public_url)],
+    }];
+    let issuing_cert = issuing.signed_by(&AsRcgen(&issuing_key), &root_issuer)?;
+    let arl = sign_arl(&root_issuer, 1, Vec::new(), now)?;
+    write_if_file(&paths.file(files::ROOT_KEY), &root_key)?;
+    write_if_file(&paths.file(files::ISSUING_KEY), &issuing_key)?;
+    if let IssuingKey::Token(k) = &issuing_key {
+        write(
+            &paths.file(files::ISSUING_KEY_URI),
+            format!("{}\n", k.uri()).as_bytes(),
+        )?;
+    }
 
     // The first OCSP signer goes through the signer's own entry point, so
     // it is built from the same template and linted like its successors.
     let signer = Signer::new(
         issuing_cert.der().to_vec(),
-        SoftwareKey::new(issuing_key).map_err(CeremonyError::Certificate)?,
+        issuing_key,
         vec![root_cert.der().to_vec()],
         SignerConfig::new(config.public_url.clone()),
     )
@@ -315,8 +406,187 @@ fn make_in(dir: &Path, config: &CaConfig) -> Result<(), CeremonyError> {
         &paths.file(files::CHAIN),
         format!("{}{}", issuing_cert.pem(), root_cert.pem()).as_bytes(),
     )?;
+    write(&paths.file(files::ARL), &arl)?;
     let toml = toml::to_string(config).map_err(|e| CeremonyError::Certificate(e.to_string()))?;
     write(&paths.file(files::CONFIG), toml.as_bytes())
+}
+
+/// The ARL number `number` listing `revoked`, signed by the root.
+fn sign_arl<S: rcgen::SigningKey>(
+    root: &Issuer<'_, S>,
+    number: u64,
+    revoked: Vec<rcgen::RevokedCertParams>,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CeremonyError> {
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: now,
+        next_update: now + ARL_VALIDITY,
+        crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+        // No issuing distribution point: a full CRL of everything the root
+        // signed. OpenSSL's -crl_check_all looks up a CRL for the root
+        // too, and refuses an IDP naming a distribution point that the
+        // root's certificate (which has no CDP) does not name.
+        issuing_distribution_point: None,
+        revoked_certs: revoked,
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    Ok(params.signed_by(root)?.der().to_vec())
+}
+
+/// Why an issuing CA is revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssuingRevocationReason {
+    /// Its key is, or may be, compromised.
+    KeyCompromise,
+    /// It was replaced (rollover) and issues no more.
+    Superseded,
+    /// It stopped issuing.
+    CessationOfOperation,
+}
+
+impl std::str::FromStr for IssuingRevocationReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "keyCompromise" => Ok(Self::KeyCompromise),
+            "superseded" => Ok(Self::Superseded),
+            "cessationOfOperation" => Ok(Self::CessationOfOperation),
+            other => Err(format!(
+                "{other:?} is not one of keyCompromise, superseded, cessationOfOperation"
+            )),
+        }
+    }
+}
+
+/// What [`revoke_issuing`] did.
+#[derive(Clone, Debug)]
+pub struct RevokedIssuing {
+    /// The new ARL's number.
+    pub number: u64,
+    /// The issuing CA's serial, hex.
+    pub serial_hex: String,
+    /// The ARL file written.
+    pub arl: PathBuf,
+}
+
+/// The offline step that revokes the issuing CA of the CA folder `dir`:
+/// the root key (its file in `dir`, or on a token named by `root_key`)
+/// signs a new ARL listing the issuing CA, numbered one above the current
+/// ARL, which keeps the entries it had. The file is replaced atomically;
+/// copy it to the server's CA folder, which publishes it at [`ARL_PATH`].
+pub fn revoke_issuing(
+    dir: &Path,
+    root_key: Option<&KeyUri>,
+    reason: IssuingRevocationReason,
+) -> Result<RevokedIssuing, CeremonyError> {
+    let paths = CaPaths {
+        dir: dir.to_path_buf(),
+    };
+    let read = |name: &str| {
+        let path = paths.file(name);
+        std::fs::read(&path).map_err(|source| CeremonyError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let pem_der = |name: &str| -> Result<Vec<u8>, CeremonyError> {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(&read(name)?)
+            .map(|c| c.as_ref().to_vec())
+            .map_err(|e| CeremonyError::Certificate(format!("{}: {e}", paths.file(name).display())))
+    };
+    let root_der = pem_der(files::ROOT_CERT)?;
+    let issuing_der = pem_der(files::ISSUING_CERT)?;
+    let (_, issuing) = x509_parser::parse_x509_certificate(&issuing_der)
+        .map_err(|e| CeremonyError::Certificate(format!("issuing CA certificate: {e}")))?;
+    let serial = issuing.raw_serial().to_vec();
+    let (number, mut revoked) = match read(files::ARL) {
+        Ok(der) => current_arl(&der)?,
+        Err(_) => (0, Vec::new()),
+    };
+    if !revoked
+        .iter()
+        .any(|r| r.serial_number.as_ref() == serial.as_slice())
+    {
+        revoked.push(rcgen::RevokedCertParams {
+            serial_number: SerialNumber::from_slice(&serial),
+            revocation_time: OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or_else(|_| OffsetDateTime::now_utc()),
+            reason_code: Some(match reason {
+                IssuingRevocationReason::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
+                IssuingRevocationReason::Superseded => rcgen::RevocationReason::Superseded,
+                IssuingRevocationReason::CessationOfOperation => {
+                    rcgen::RevocationReason::CessationOfOperation
+                }
+            }),
+            invalidity_date: None,
+        });
+    }
+    let key = match root_key {
+        None => IssuingKey::Software(SoftwareKey::read(&paths.file(files::ROOT_KEY))?),
+        Some(uri) => IssuingKey::Token(
+            Pkcs11Key::open(uri.clone(), KeyAlgorithm::P384, 1)
+                .map_err(|e| CeremonyError::Token(e.to_string()))?,
+        ),
+    };
+    check_signs(&key)?;
+    let root = Issuer::from_ca_cert_der(
+        &rustls_pki_types::CertificateDer::from(root_der),
+        AsRcgen(&key),
+    )?;
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let number = number + 1;
+    let arl = sign_arl(&root, number, revoked, now)?;
+    let target = paths.file(files::ARL);
+    let staged = paths.file(".root-ca.crl.new");
+    write(&staged, &arl)?;
+    std::fs::rename(&staged, &target).map_err(|source| CeremonyError::Io {
+        path: target.display().to_string(),
+        source,
+    })?;
+    Ok(RevokedIssuing {
+        number,
+        serial_hex: hex::encode(&serial),
+        arl: target,
+    })
+}
+
+/// The number and entries of an ARL.
+fn current_arl(der: &[u8]) -> Result<(u64, Vec<rcgen::RevokedCertParams>), CeremonyError> {
+    use x509_parser::prelude::{FromDer, ParsedExtension};
+    let bad =
+        |e: &dyn std::fmt::Display| CeremonyError::Certificate(format!("{}: {e}", files::ARL));
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
+        .map_err(|e| bad(&e))?;
+    let number = crl
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLNumber(n) => u64::try_from(n.clone()).ok(),
+            _ => None,
+        })
+        .ok_or_else(|| bad(&"no CRL number"))?;
+    let revoked = crl
+        .iter_revoked_certificates()
+        .map(|r| {
+            let reason = r.reason_code().map(|(_, code)| code.0);
+            rcgen::RevokedCertParams {
+                serial_number: SerialNumber::from_slice(r.raw_serial()),
+                revocation_time: r.revocation_date.to_datetime(),
+                reason_code: match reason {
+                    Some(1) => Some(rcgen::RevocationReason::KeyCompromise),
+                    Some(4) => Some(rcgen::RevocationReason::Superseded),
+                    Some(5) => Some(rcgen::RevocationReason::CessationOfOperation),
+                    _ => None,
+                },
+                invalidity_date: None,
+            }
+        })
+        .collect();
+    Ok((number, revoked))
 }
 
 /// A CA folder's contents, loaded. The issuing key stays inside: the only
@@ -328,10 +598,15 @@ pub struct LoadedCa {
     pub root_der: Vec<u8>,
     /// Issuing CA certificate (DER).
     pub issuing_der: Vec<u8>,
-    issuing_key: SoftwareKey,
+    issuing_key: IssuingKey,
 }
 
 impl LoadedCa {
+    /// Where the issuing key is: "file", or its PKCS#11 URI (no PIN).
+    pub fn issuing_key_location(&self) -> String {
+        self.issuing_key.location()
+    }
+
     /// The signer of this CA's issuing key, its certificates checked
     /// against the folder's root; the key goes into the signer and nowhere
     /// else.
@@ -345,8 +620,47 @@ impl LoadedCa {
     }
 }
 
+/// How a CA's key on a token is used once loaded.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenOptions {
+    /// PKCS#11 sessions signing at once.
+    pub sessions: usize,
+}
+
+impl Default for TokenOptions {
+    /// Four sessions: more than the two cores of the reference machine,
+    /// so signing is never waiting for a session there.
+    fn default() -> Self {
+        Self { sessions: 4 }
+    }
+}
+
 /// Reads the certificates, the issuing key and the settings of the CA in `dir`.
 pub fn load(dir: &Path) -> Result<LoadedCa, CeremonyError> {
+    load_with(dir, TokenOptions::default())
+}
+
+/// The algorithm and public key of a certificate's SubjectPublicKeyInfo.
+fn certificate_key(der: &[u8]) -> Result<(KeyAlgorithm, Vec<u8>), CeremonyError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| CeremonyError::Certificate(format!("issuing CA certificate: {e}")))?;
+    let key = cert.public_key().subject_public_key.data.to_vec();
+    let alg = match key.len() {
+        65 => KeyAlgorithm::P256,
+        97 => KeyAlgorithm::P384,
+        _ => {
+            return Err(CeremonyError::Certificate(
+                "issuing CA certificate: a key on a token is P-256 or P-384".into(),
+            ));
+        }
+    };
+    Ok((alg, key))
+}
+
+/// As [`load`], with the token's settings. A key on a token is not opened
+/// here: the signer connects when it first signs, so a server whose token
+/// is absent starts and answers "unavailable" until the token is back.
+pub fn load_with(dir: &Path, token: TokenOptions) -> Result<LoadedCa, CeremonyError> {
     let paths = CaPaths {
         dir: dir.to_path_buf(),
     };
@@ -368,10 +682,27 @@ pub fn load(dir: &Path) -> Result<LoadedCa, CeremonyError> {
     let config: CaConfig = toml::from_str(&config_text).map_err(|e| {
         CeremonyError::Certificate(format!("{}: {e}", paths.file(files::CONFIG).display()))
     })?;
+    let issuing_der = cert(files::ISSUING_CERT)?;
+    let uri_path = paths.file(files::ISSUING_KEY_URI);
+    let issuing_key = match uri_path.exists() {
+        false => IssuingKey::Software(SoftwareKey::read(&paths.file(files::ISSUING_KEY))?),
+        true => {
+            let text = String::from_utf8_lossy(&read(files::ISSUING_KEY_URI)?).into_owned();
+            let uri: KeyUri = text
+                .trim()
+                .parse()
+                .map_err(|source| CeremonyError::KeyUri {
+                    path: uri_path.display().to_string(),
+                    source,
+                })?;
+            let (alg, public_key) = certificate_key(&issuing_der)?;
+            IssuingKey::Token(Pkcs11Key::expecting(uri, alg, public_key, token.sessions))
+        }
+    };
     Ok(LoadedCa {
         config,
         root_der: cert(files::ROOT_CERT)?,
-        issuing_der: cert(files::ISSUING_CERT)?,
-        issuing_key: SoftwareKey::read(&paths.file(files::ISSUING_KEY))?,
+        issuing_der,
+        issuing_key,
     })
 }

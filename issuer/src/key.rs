@@ -1,6 +1,8 @@
 //! The issuing CA's signing key, as the signer sees it: something that
 //! signs bytes and names its public key and algorithm. Software keys
-//! (a PKCS#8 file) implement it today; a PKCS#11 token implements it next.
+//! (a PKCS#8 file, [`SoftwareKey`]) and keys on a PKCS#11 token
+//! ([`crate::pkcs11::Pkcs11Key`]) implement it; [`IssuingKey`] is either,
+//! chosen by the CA folder's settings when it is loaded.
 //!
 //! The signer never hands the key to rcgen: rcgen builds every certificate
 //! and CRL with a placeholder key, the lints read those bytes, and only
@@ -60,6 +62,11 @@ impl SoftwareKey {
             .ok_or_else(|| "the key is not P-256, P-384 or Ed25519".to_string())?;
         Ok(Self { key, algorithm })
     }
+
+    /// The key pair, for the ceremony to write it to its file.
+    pub(crate) fn key_pair(&self) -> &KeyPair {
+        &self.key
+    }
 }
 
 impl CaKey for SoftwareKey {
@@ -75,6 +82,70 @@ impl CaKey for SoftwareKey {
         self.key
             .sign(message)
             .map_err(|e| KeyFailure::Sign(e.to_string()))
+    }
+}
+
+/// The issuing key of a loaded CA: a key file or a key on a token.
+pub enum IssuingKey {
+    /// A PKCS#8 file in the CA folder.
+    Software(SoftwareKey),
+    /// A key on a PKCS#11 token.
+    Token(crate::pkcs11::Pkcs11Key),
+}
+
+impl IssuingKey {
+    /// Where the key is, for banners and logs: "file" or its URI (which
+    /// never holds a PIN).
+    pub fn location(&self) -> String {
+        match self {
+            IssuingKey::Software(_) => "file".into(),
+            IssuingKey::Token(k) => k.uri().to_string(),
+        }
+    }
+}
+
+impl CaKey for IssuingKey {
+    fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            IssuingKey::Software(k) => k.algorithm(),
+            IssuingKey::Token(k) => k.algorithm(),
+        }
+    }
+
+    fn public_key_der(&self) -> &[u8] {
+        match self {
+            IssuingKey::Software(k) => k.public_key_der(),
+            IssuingKey::Token(k) => k.public_key_der(),
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyFailure> {
+        match self {
+            IssuingKey::Software(k) => k.sign(message),
+            IssuingKey::Token(k) => k.sign(message),
+        }
+    }
+}
+
+/// A [`CaKey`] as rcgen's signing key, for the ceremony's CA certificates
+/// (the root's self-signature and the issuing CA's), whose keys may be on a
+/// token, and for test fixtures that forge what the CA never issued.
+pub struct AsRcgen<'a, K: CaKey>(pub &'a K);
+
+impl<K: CaKey> PublicKeyData for AsRcgen<'_, K> {
+    fn der_bytes(&self) -> &[u8] {
+        self.0.public_key_der()
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        keys::signature_algorithm(self.0.algorithm())
+    }
+}
+
+impl<K: CaKey> SigningKey for AsRcgen<'_, K> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        // rcgen's error has no room for a reason; the ceremony reports the
+        // token's own error when it opens the key first.
+        self.0.sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)
     }
 }
 

@@ -10,8 +10,8 @@
 //!   precertificate signed with a throwaway key, and signs the real one by
 //!   redeeming a single-use token; it is the one place that uses the CA key;
 //! - [`ceremony`] creates the CA (root, issuing CA, OCSP signer);
-//! - [`key`] is what the signer signs with ([`key::CaKey`]: software keys
-//!   today, a PKCS#11 token next);
+//! - [`key`] is what the signer signs with ([`key::CaKey`]: a software key
+//!   or, through [`pkcs11`], a key on a PKCS#11 token);
 //! - [`keys`] writes and reads key files;
 //! - [`credentials`] and [`delegated`] own the templates of the server's
 //!   own certificates (client credentials, TLS, OCSP and lifecycle signers).
@@ -27,6 +27,7 @@ pub mod delegated;
 pub mod key;
 pub mod keys;
 pub mod pem;
+pub mod pkcs11;
 pub mod signer;
 pub mod vetting;
 

@@ -26,7 +26,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::credentials::CredentialKind;
 use crate::delegated::Purpose;
 use crate::extensions::ExtensionError;
-use crate::key::{CaKey, KeyFailure, SoftwareKey};
+use crate::key::{CaKey, IssuingKey, KeyFailure};
 use crate::lint::ServiceProfile;
 use crate::template::{self, PublicUrls};
 use crate::vetting::VettedRequest;
@@ -152,7 +152,7 @@ impl SignerConfig {
 ///
 /// `K` is the issuing key; [`crate::ceremony::LoadedCa::into_signer`]
 /// makes the signer of a CA folder without handing the key out.
-pub struct Signer<K: CaKey = SoftwareKey> {
+pub struct Signer<K: CaKey = IssuingKey> {
     issuer_der: Vec<u8>,
     key: K,
     lint_issuer: Issuer<'static, LintKey>,

@@ -3,7 +3,7 @@
 //! manufacturers registered and HTTPS clients ([`setup`]), a PostgreSQL
 //! database of a test's own ([`postgres`]), and the independent tools
 //! (OpenSSL, Python `cryptography`, pkilint) that check what RobotID emits
-//! ([`tools`]). `tests/common/mod.rs` only re-exports [`setup`].
+//! ([`tools`]), and SoftHSM2 tokens for the CA's keys ([`softhsm`]). `tests/common/mod.rs` only re-exports [`setup`].
 //!
 //! The binaries are those `cargo build --workspace --bins` left beside the
 //! test executable (`scripts/test` builds them first).
@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod process;
 pub mod server;
 pub mod setup;
+pub mod softhsm;
 pub mod tools;
 
 pub use postgres::{PostgresDatabase, postgres_database};

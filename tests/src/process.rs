@@ -10,11 +10,14 @@ use std::process::{Command, Output};
 /// The folder holding the workspace's built binaries (target/debug).
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> -> target/debug
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    // target/debug/deps/<test> -> target/debug; a benchmark program is
+    // beside the binaries already (target/release/<bench>).
+    let dir = exe.parent().expect("target dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target dir").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// The path of binary `name`, which must have been built.

@@ -59,8 +59,20 @@ impl Server {
 
     /// As [`Server::start`], with more command-line flags.
     pub fn start_with(data_dir: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
+        Self::start_with_env(data_dir, database_url, extra, &[])
+    }
+
+    /// As [`Server::start_with`], with more environment (a SoftHSM store's
+    /// configuration, say).
+    pub fn start_with_env(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        extra: &[&str],
+        env: &[(String, std::ffi::OsString)],
+    ) -> Server {
         let public_listen = public_listen(data_dir);
         let mut cmd = Command::new(bin("robotid-ca"));
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0", "--public-listen", &public_listen])

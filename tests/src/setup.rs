@@ -12,6 +12,7 @@ use robotid_verifier::robot_id::RobotId;
 
 use crate::process::{Run, repo_root, robotid, run_in, tempdir};
 use crate::server::Server;
+use crate::softhsm::{SoftHsm, token_keys};
 
 /// An HTTPS client trusting the CA, with the credentials in `creds` (or none).
 ///
@@ -32,6 +33,13 @@ pub struct Setup {
     pub dir: tempfile::TempDir,
     /// The server, its data folder below `dir`.
     pub server: Server,
+    /// The label of the token holding the CA's keys, when they are on a
+    /// token ([`crate::softhsm::token_keys`], [`Setup::on_token`]).
+    pub token: Option<String>,
+    /// The SoftHSM store of that token.
+    pub hsm: Option<SoftHsm>,
+    database_url: Option<String>,
+    flags: Vec<String>,
 }
 
 impl Setup {
@@ -41,13 +49,48 @@ impl Setup {
         Self::with_flags(database_url, &[])
     }
 
-    /// As [`Setup::new`], with more flags for `robotid-ca`.
+    /// As [`Setup::new`], with more flags for `robotid-ca`. In the token
+    /// pass ([`token_keys`]) the CA's keys are on a token of the run's
+    /// SoftHSM store.
     pub fn with_flags(database_url: Option<&str>, flags: &[&str]) -> Setup {
+        Self::start(database_url, flags, token_keys().then(SoftHsm::shared))
+    }
+
+    /// A server (SQLite) whose CA's keys are on a fresh token of `hsm`.
+    pub fn on_token(hsm: SoftHsm, flags: &[&str]) -> Setup {
+        Self::start(None, flags, Some(hsm))
+    }
+
+    fn start(database_url: Option<&str>, flags: &[&str], hsm: Option<SoftHsm>) -> Setup {
         // reqwest's plain-HTTP client needs a process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempdir();
-        let server = Server::start_with(&dir.path().join("data"), database_url, flags);
-        let s = Setup { dir, server };
+        let data = dir.path().join("data");
+        // With a token: the CA made on it by `robotid ca init
+        // --root-key-uri --issuing-key-uri` before the first start, as an
+        // operator would (the server then signs through the token; there
+        // is no key file).
+        let token = hsm.as_ref().map(|hsm| {
+            std::fs::create_dir_all(&data).unwrap();
+            let public = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap();
+            hsm.ca_init(
+                dir.path(),
+                &data.join("ca"),
+                &["--public-url", &format!("http://{public}")],
+            )
+        });
+        let env = hsm.as_ref().map(SoftHsm::env).unwrap_or_default();
+        let server = Server::start_with_env(&data, database_url, flags, &env);
+        let s = Setup {
+            dir,
+            server,
+            token,
+            hsm,
+            database_url: database_url.map(str::to_owned),
+            flags: flags.iter().map(|f| (*f).to_owned()).collect(),
+        };
         let rules = repo_root()
             .join("policies/models/example-wk5.toml")
             .display()
@@ -91,6 +134,16 @@ impl Setup {
             .expect_code(0);
         }
         s
+    }
+
+    /// Stops the server and starts it again on the same data folder,
+    /// registry, flags and token store.
+    pub fn restart(&mut self) {
+        self.server.kill();
+        let data = self.server.data_dir.clone();
+        let env = self.hsm.as_ref().map(SoftHsm::env).unwrap_or_default();
+        let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        self.server = Server::start_with_env(&data, self.database_url.as_deref(), &flags, &env);
     }
 
     /// The working folder.
@@ -194,17 +247,40 @@ pub fn problem(response: reqwest::blocking::Response) -> (u16, serde_json::Value
 /// (negative: expired a minute ago, after half an hour of life), written as
 /// client.pem/client.key/ca.pem.
 pub fn make_credential(data_dir: &Path, out: &Path, days: i64) {
-    use rcgen::{
-        CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose,
-    };
+    use rcgen::{Issuer, KeyPair};
     let ca = data_dir.join("ca");
-    let issuing_key =
-        KeyPair::from_pem(&std::fs::read_to_string(ca.join("issuing-ca.key")).unwrap()).unwrap();
-    let issuer = Issuer::from_ca_cert_pem(
-        &std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap(),
-        issuing_key,
-    )
-    .unwrap();
+    let issuing_pem = std::fs::read_to_string(ca.join("issuing-ca.pem")).unwrap();
+    let uri = ca.join("issuing-ca.uri");
+    if uri.exists() {
+        // The CA's key is on a token: the fixture signs through it.
+        use robotid_issuer::key::AsRcgen;
+        use robotid_issuer::pkcs11::{KeyUri, Pkcs11Key};
+        let _module = crate::softhsm::in_process();
+        let uri: KeyUri = std::fs::read_to_string(uri)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let token_key =
+            Pkcs11Key::open(uri, robotid_verifier::profile::KeyAlgorithm::P256, 1).unwrap();
+        let issuer = Issuer::from_ca_cert_pem(&issuing_pem, AsRcgen(&token_key)).unwrap();
+        forge_credential(&issuer, &ca, out, days);
+    } else {
+        let issuing_key =
+            KeyPair::from_pem(&std::fs::read_to_string(ca.join("issuing-ca.key")).unwrap())
+                .unwrap();
+        let issuer = Issuer::from_ca_cert_pem(&issuing_pem, issuing_key).unwrap();
+        forge_credential(&issuer, &ca, out, days);
+    }
+}
+
+fn forge_credential<S: rcgen::SigningKey>(
+    issuer: &rcgen::Issuer<'_, S>,
+    ca: &Path,
+    out: &Path,
+    days: i64,
+) {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, "UBX");
@@ -219,7 +295,7 @@ pub fn make_credential(data_dir: &Path, out: &Path, days: i64) {
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     params.use_authority_key_identifier_extension = true;
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
     std::fs::create_dir_all(out).unwrap();
     std::fs::write(
         out.join("client.pem"),

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use robotid_issuer::ceremony;
-use robotid_issuer::signer::{Signer, SignerConfig};
+use robotid_issuer::signer::SignerConfig;
 use robotid_issuer::vetting::{self, ManufacturerRecord, ModelRecord};
 use robotid_issuer::{csr, pem};
 use robotid_tests::{go_available, go_check, repo_root, robotid, run_in, tempdir, tool_available};
@@ -21,7 +21,18 @@ use robotid_verifier::rules::ModelRules;
 /// A CA made by `robotid ca init` and a robot certificate for a key of
 /// `alg`, written as PEM files in `dir`: root.pem, issuing.pem, leaf.pem.
 fn chain(dir: &Path, alg: &str) -> PathBuf {
-    robotid(dir, &["ca", "init", "--dir", "ca", "--name", "Conformance"]).expect_code(0);
+    // The token pass (ROBOTID_TEST_CA_KEYS=token): the CA's keys on a
+    // SoftHSM token, the robot signed through it.
+    let token = robotid_tests::softhsm::token_keys();
+    if token {
+        robotid_tests::softhsm::SoftHsm::shared().ca_init(
+            dir,
+            &dir.join("ca"),
+            &["--name", "Conformance"],
+        );
+    } else {
+        robotid(dir, &["ca", "init", "--dir", "ca", "--name", "Conformance"]).expect_code(0);
+    }
     let manifest = repo_root()
         .join("examples/wk5/manifest.toml")
         .display()
@@ -42,18 +53,11 @@ fn chain(dir: &Path, alg: &str) -> PathBuf {
     )
     .expect_code(0);
 
+    let _module = token.then(robotid_tests::softhsm::in_process);
     let ca = ceremony::load(&dir.join("ca")).unwrap();
-    let signer = Signer::new(
-        ca.issuing_der.clone(),
-        robotid_issuer::key::SoftwareKey::read(
-            &dir.join("ca")
-                .join(robotid_issuer::ceremony::files::ISSUING_KEY),
-        )
-        .unwrap(),
-        vec![ca.root_der.clone()],
-        SignerConfig::new(ca.config.public_url),
-    )
-    .unwrap();
+    let (root_der, issuing_der) = (ca.root_der.clone(), ca.issuing_der.clone());
+    let config = SignerConfig::new(ca.config.public_url.clone());
+    let signer = ca.into_signer(config).unwrap();
     let request = csr::verify(
         &csr::decode_pem_or_der(&std::fs::read(dir.join("robot.csr")).unwrap()).unwrap(),
     )
@@ -72,14 +76,10 @@ fn chain(dir: &Path, alg: &str) -> PathBuf {
     let vetted = vetting::vet(&request, &manufacturer, Some(&model)).unwrap();
     let prepared = signer.prepare(&vetted, time_now()).unwrap();
     let issued = signer.issue(prepared).unwrap();
-    std::fs::write(
-        dir.join("root.pem"),
-        pem::encode("CERTIFICATE", &ca.root_der),
-    )
-    .unwrap();
+    std::fs::write(dir.join("root.pem"), pem::encode("CERTIFICATE", &root_der)).unwrap();
     std::fs::write(
         dir.join("issuing.pem"),
-        pem::encode("CERTIFICATE", &ca.issuing_der),
+        pem::encode("CERTIFICATE", &issuing_der),
     )
     .unwrap();
     std::fs::write(

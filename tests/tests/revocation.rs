@@ -851,3 +851,168 @@ fn a_server_with_a_skewed_clock_loses_no_change() {
     });
     assert!(text.contains("Certificate Hold"), "{text}");
 }
+
+/// The URI of the first CRL distribution point of the PEM certificate `pem`.
+fn cdp(s: &Setup, pem: &Path) -> String {
+    let out = run_in(
+        s.path(),
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            &pem.display().to_string(),
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    )
+    .expect_code(0)
+    .stdout;
+    out.split_whitespace()
+        .find_map(|w| w.strip_prefix("URI:"))
+        .unwrap_or_else(|| panic!("no CDP in {}: {out}", pem.display()))
+        .to_owned()
+}
+
+/// rustls-webpki's verdict on `leaf` (client auth) with revocation checked
+/// at every depth of the chain (RevocationCheckDepth::Chain, unknown status
+/// refused) against the CRLs now published at `urls`.
+fn webpki_every_link(s: &Setup, leaf: &str, urls: &[&str]) -> Result<(), webpki::Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, UnixTime};
+    let ca = s.server.data_dir.join("ca");
+    let pem = |p: &Path| CertificateDer::from_pem_file(p).unwrap();
+    let root = pem(&ca.join("root-ca.pem"));
+    let issuing = pem(&ca.join("issuing-ca.pem"));
+    let leaf = pem(&s.path().join(leaf));
+    let ders: Vec<Vec<u8>> = urls
+        .iter()
+        .map(|u| {
+            reqwest::blocking::get(*u)
+                .unwrap()
+                .bytes()
+                .unwrap()
+                .to_vec()
+        })
+        .collect();
+    let crls: Vec<webpki::CertRevocationList<'_>> = ders
+        .iter()
+        .map(|d| {
+            webpki::BorrowedCertRevocationList::from_der(d)
+                .unwrap()
+                .into()
+        })
+        .collect();
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().collect();
+    let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs)
+        .unwrap()
+        .with_depth(webpki::RevocationCheckDepth::Chain)
+        .with_status_policy(webpki::UnknownStatusPolicy::Deny)
+        .build();
+    let anchors = [webpki::anchor_from_trusted_cert(&root).unwrap()];
+    let cert = webpki::EndEntityCert::try_from(&leaf).unwrap();
+    cert.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &[issuing],
+        UnixTime::now(),
+        webpki::KeyUsage::client_auth(),
+        Some(revocation),
+        None,
+    )
+    .map(drop)
+}
+
+/// `openssl verify -crl_check_all` of `leaf` with the CRLs now published
+/// at `urls`: its output.
+fn verify_every_link(s: &Setup, leaf: &str, urls: &[&str]) -> String {
+    let mut pem = String::new();
+    for (i, url) in urls.iter().enumerate() {
+        let der = reqwest::blocking::get(*url).unwrap();
+        assert_eq!(der.status().as_u16(), 200, "{url}");
+        let file = s.path().join(format!("link-{i}.crl"));
+        std::fs::write(&file, der.bytes().unwrap()).unwrap();
+        pem += &run_in(
+            s.path(),
+            "openssl",
+            &["crl", "-inform", "DER", "-in", &file.display().to_string()],
+        )
+        .expect_code(0)
+        .stdout;
+    }
+    std::fs::write(s.path().join("links.pem"), pem).unwrap();
+    let ca = s.server.data_dir.join("ca");
+    let out = run_in(
+        s.path(),
+        "openssl",
+        &[
+            "verify",
+            "-crl_check_all",
+            "-CAfile",
+            &ca.join("root-ca.pem").display().to_string(),
+            "-untrusted",
+            &ca.join("issuing-ca.pem").display().to_string(),
+            "-CRLfile",
+            "links.pem",
+            leaf,
+        ],
+    );
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+/// The ARL (the root's CRL of issuing CAs): the issuing CA's CRL
+/// distribution point names it on the public port, so `openssl verify
+/// -crl_check_all`, which wants a CRL for every link, accepts a robot.
+/// `robotid ca revoke-issuing` (offline, with the root key, here on the
+/// server's CA folder) signs a new ARL listing the issuing CA; once it is
+/// published the same robot is refused as revoked.
+#[test]
+fn the_arl_checks_every_link_and_revokes_the_issuing_ca() {
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    let s = Setup::new(None);
+    let leaf = enroll(&s, "UBX", "WK5", "00004242");
+    let ca = s.server.data_dir.join("ca");
+    let arl_url = cdp(&s, &ca.join("issuing-ca.pem"));
+    assert_eq!(arl_url, format!("{}/crl/root.crl", s.server.public));
+    let leaf_crl = cdp(&s, &s.path().join(&leaf));
+    let ok = verify_every_link(&s, &leaf, &[&leaf_crl, &arl_url]);
+    assert!(ok.contains(": OK"), "{ok}");
+    // webpki with revocation at every depth: the issuing CA's status
+    // comes from the ARL; without the ARL it is unknown, and refused.
+    webpki_every_link(&s, &leaf, &[&leaf_crl, &arl_url]).unwrap();
+    assert!(webpki_every_link(&s, &leaf, &[&leaf_crl]).is_err());
+
+    let ca_arg = ca.display().to_string();
+    let mut args = vec![
+        "ca",
+        "revoke-issuing",
+        "--dir",
+        &ca_arg,
+        "--reason",
+        "keyCompromise",
+    ];
+    let root_uri = s
+        .hsm
+        .as_ref()
+        .map(|hsm| hsm.uri(s.token.as_deref().unwrap(), "root-ca"));
+    if let Some(uri) = &root_uri {
+        args.extend(["--root-key-uri", uri]);
+    }
+    let mut cmd = std::process::Command::new(robotid_tests::bin("robotid"));
+    cmd.args(&args).current_dir(s.path());
+    if let Some(hsm) = &s.hsm {
+        cmd.envs(hsm.env());
+    }
+    let out: robotid_tests::Run = cmd.output().unwrap().into();
+    let out = out.expect_code(0);
+    assert!(out.stdout.contains("ARL number 2"), "{}", out.stdout);
+    let refused = verify_every_link(&s, &leaf, &[&leaf_crl, &arl_url]);
+    assert!(!refused.contains(": OK"), "{refused}");
+    assert!(refused.contains("certificate revoked"), "{refused}");
+    assert_eq!(
+        webpki_every_link(&s, &leaf, &[&leaf_crl, &arl_url]),
+        Err(webpki::Error::CertRevoked)
+    );
+}

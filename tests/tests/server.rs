@@ -601,3 +601,81 @@ fn curl_reads_every_early_refusal_over_http2_and_http1() {
         }
     }
 }
+
+/// Two servers starting at once on one CA folder while its OCSP signer
+/// must be replaced (its pair gone, as when it is due or was left broken):
+/// both start, and the pair on disk is one key and its certificate. The
+/// folder's rotation lock makes one server rotate and the other load what
+/// it wrote; before it, 9 of 32 such rounds lost a server and some left a
+/// mismatched pair.
+#[test]
+fn two_servers_starting_while_the_ocsp_signer_is_replaced_both_start() {
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    if !tool_available("openssl", &["version"]) {
+        return;
+    }
+    let mut s = Setup::new(Some(&url));
+    s.server.kill();
+    let data = s.server.data_dir.clone();
+    let ca = data.join("ca");
+    for round in 0..20 {
+        for file in ["ocsp-signer.key", "ocsp-signer.pem"] {
+            std::fs::remove_file(ca.join(file)).unwrap();
+        }
+        let started: Vec<Result<Server, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (data, url) = (&data, &url);
+                    scope.spawn(move || {
+                        let log = data.with_extension(format!("{round}-{i}.log"));
+                        let mut cmd = std::process::Command::new(robotid_tests::bin("robotid-ca"));
+                        cmd.arg("--data-dir")
+                            .arg(data)
+                            .args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
+                            .args(["--database-url", url])
+                            .stderr(std::fs::File::create(&log).unwrap());
+                        Server::spawn(cmd, data).map_err(|e| {
+                            format!("{e}: {}", std::fs::read_to_string(&log).unwrap_or_default())
+                        })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for server in &started {
+            assert!(server.is_ok(), "round {round}: {:?}", server.as_ref().err());
+        }
+        let key_pub = run_in(
+            s.path(),
+            "openssl",
+            &[
+                "pkey",
+                "-in",
+                &ca.join("ocsp-signer.key").display().to_string(),
+                "-pubout",
+            ],
+        )
+        .expect_code(0)
+        .stdout;
+        let cert_pub = run_in(
+            s.path(),
+            "openssl",
+            &[
+                "x509",
+                "-in",
+                &ca.join("ocsp-signer.pem").display().to_string(),
+                "-noout",
+                "-pubkey",
+            ],
+        )
+        .expect_code(0)
+        .stdout;
+        assert_eq!(
+            key_pub, cert_pub,
+            "round {round}: the key is not its certificate's"
+        );
+        drop(started);
+    }
+}

@@ -268,6 +268,9 @@ catalogue! {
     // The CA itself.
     /// The registry does not answer.
     ServerRegistry = "server.registry", Unavailable;
+    /// The CA's signing key is unavailable (its token absent, its session
+    /// lost); nothing was signed.
+    ServerSigner = "server.signer", Unavailable;
     /// The CA could not complete the request.
     ServerInternal = "server.internal", Internal;
 }

@@ -21,6 +21,7 @@ use crate::error::CliError;
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Ca(CaCommand::Init(args)) => ca::init(&args),
+        Command::Ca(CaCommand::RevokeIssuing(args)) => ca::revoke_issuing(&args),
         Command::Id(IdCommand::New(args)) => id::new(&args),
         Command::Id(IdCommand::Check(args)) => id::check(&args),
         Command::Key(KeyCommand::New(args)) => key::new(&args),

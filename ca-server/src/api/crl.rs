@@ -32,6 +32,9 @@ pub async fn get(
     let Some(id) = file.strip_suffix(".crl") else {
         return Err(not_found());
     };
+    if id == "root" {
+        return arl(&state).await.ok_or_else(not_found);
+    }
     if id != state.revocation.crl().issuer_id() {
         return Err(not_found());
     }
@@ -41,6 +44,9 @@ pub async fn get(
             Rule::CrlNotReady,
             "the first CRL is being built",
         )
+        // The publisher tries again every second (after a token absent at
+        // start, as soon as it is back).
+        .retry_after(crate::ra::SIGNER_RETRY_AFTER)
     })?;
     // Unique per CRL: numbers come from the registry, shared by servers.
     let etag = format!("\"crl-{}\"", crl.number);
@@ -64,4 +70,21 @@ pub async fn get(
         headers.insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// `GET /crl/root.crl`: the ARL, read from the CA folder at each request
+/// (it is small, asked for rarely, and replaced offline by `robotid ca
+/// revoke-issuing` without a restart). None when the CA has no ARL (made
+/// before there were ARLs).
+async fn arl(state: &AppState) -> Option<Response> {
+    let der = tokio::fs::read(&state.arl).await.ok()?;
+    let mut response = (StatusCode::OK, der).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pkix-crl"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(response)
 }

@@ -49,6 +49,9 @@ pub struct AppState {
     pub enroll_rate: rate::RateLimiter,
     /// OCSP, CRLs and the revocation index.
     pub revocation: Arc<crate::revocation::service::Revocation>,
+    /// The ARL file (the root's CRL of issuing CAs) in the CA folder,
+    /// published as it is: it is signed offline.
+    pub arl: std::path::PathBuf,
 }
 
 impl FromRef<AppState> for auth::CredentialCache {

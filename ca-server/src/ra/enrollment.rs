@@ -91,7 +91,9 @@ pub(super) enum Item {
     Verified(Box<VerifiedCsr>),
     Prepared(Box<(VerifiedCsr, PreparedCertificate, Vec<ComponentRecord>)>),
     Waiting(String),
-    SignFailed(String),
+    /// Signing failed after the serial was recorded: the row is abandoned
+    /// and the item answered with the refusal.
+    SignFailed(String, Refusal),
     /// The same CSR as an earlier item of this run: it gets that answer.
     SameAs(usize),
     Done(Delivered),
@@ -251,9 +253,7 @@ impl Enrollment {
                         .increment(1);
                     Err(p)
                 }
-                Item::SignFailed(s) => {
-                    Err(Refusal::internal(format!("signing failed for serial {s}")))
-                }
+                Item::SignFailed(_, refusal) => Err(refusal),
                 Item::Waiting(serial) => self.wait_for(&serial).await,
                 Item::SameAs(first) => match results.get(first) {
                     Some(Ok(d)) => Ok(Delivered {
@@ -418,7 +418,7 @@ impl Enrollment {
                         }),
                         Err(e) => {
                             tracing::error!(%serial, error = %e, "signing failed after the serial was recorded");
-                            Item::SignFailed(serial)
+                            Item::SignFailed(serial, Refusal::signing(&e))
                         }
                     }
                 }
@@ -449,7 +449,7 @@ impl Enrollment {
         let failed: Vec<String> = chunk
             .iter()
             .filter_map(|(_, i)| match i {
-                Item::SignFailed(s) => Some(s.clone()),
+                Item::SignFailed(s, _) => Some(s.clone()),
                 _ => None,
             })
             .collect();
@@ -538,7 +538,7 @@ impl Enrollment {
                         }
                     }
                 }
-                Item::SignFailed(serial) => {
+                Item::SignFailed(serial, refusal) => {
                     if let Err(e) = self
                         .store
                         .abandon_issuance(std::slice::from_ref(&serial), "signing failed", actor)
@@ -546,7 +546,7 @@ impl Enrollment {
                     {
                         tracing::error!(error = %e, "could not mark a failed signing as abandoned");
                     }
-                    Item::SignFailed(serial)
+                    Item::SignFailed(serial, refusal)
                 }
                 other => other,
             };

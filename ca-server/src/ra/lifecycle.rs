@@ -23,7 +23,7 @@ use super::{
     Caller, CsrInput, Delivered, Operation, Refusal, RegistrationAuthority, parse_robot_id,
     registry_refusal,
 };
-use crate::lifecycle_signer::LifecycleSigner;
+use crate::lifecycle_signer::{LifecycleSigner, LifecycleSignerError};
 use crate::store::roles::{Lifecycle, Reads};
 use crate::store::{Appended, LifecycleEvent, NewEvent, Store};
 
@@ -514,7 +514,10 @@ async fn build_bundle(
     let signed = signer
         .sign_head(robot_id, last.seq, &last.hash)
         .await
-        .map_err(Refusal::internal)?;
+        .map_err(|e| match e {
+            LifecycleSignerError::KeyUnavailable(reason) => Refusal::key_unavailable(reason),
+            other => Refusal::internal(other),
+        })?;
     let head = SignedHead {
         robot_id: robot_id.to_owned(),
         seq: last.seq,

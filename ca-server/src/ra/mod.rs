@@ -30,7 +30,7 @@ use robotid_verifier::rule::{Kind, Rule};
 pub use caller::{Caller, Operation};
 pub use enrollment::{CsrInput, Delivered, Enrollment};
 pub use lifecycle::Recorded;
-pub use refusal::Refusal;
+pub use refusal::{Refusal, SIGNER_RETRY_AFTER};
 pub use registration::{IssuedCredential, NewManufacturer};
 
 use crate::ca::{Ca, CaCertificates};

@@ -7,6 +7,10 @@ use std::fmt;
 
 use robotid_verifier::rule::{Kind, Rule};
 
+/// Seconds a client is asked to wait when the CA's key is unavailable: a
+/// few reconnection attempts of the key (one a second at most).
+pub const SIGNER_RETRY_AFTER: u64 = 5;
+
 /// A refusal, or a failure of the CA itself ([`Rule::ServerInternal`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -56,6 +60,30 @@ impl Refusal {
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
+    }
+
+    /// The CA's key did not sign. A key that is unavailable (its token
+    /// absent, its session lost) is [`Rule::ServerSigner`] with a retry
+    /// time; any other failure is internal. The cause goes to the log.
+    pub fn signing(cause: &robotid_issuer::signer::IssueError) -> Self {
+        use robotid_issuer::key::KeyFailure;
+        use robotid_issuer::signer::IssueError;
+        match cause {
+            IssueError::Key(KeyFailure::Unavailable(reason)) => Self::key_unavailable(reason),
+            other => Self::internal(other),
+        }
+    }
+
+    /// [`Rule::ServerSigner`]: the CA's key is unavailable; nothing was
+    /// signed. The reason (which names the token, never its PIN) goes to
+    /// the log.
+    pub fn key_unavailable(reason: impl fmt::Display) -> Self {
+        tracing::warn!(reason = %reason, "the CA key is unavailable");
+        Self::new(
+            Rule::ServerSigner,
+            "the CA's signing key is unavailable (its token is absent or its session was lost); nothing was signed",
+        )
+        .retry_after(SIGNER_RETRY_AFTER)
     }
 
     /// A failure of the CA itself; the cause goes to the log, not to the

@@ -147,7 +147,11 @@ impl RegistrationAuthority {
             .record_ca_certificate(&record)
             .await
             .map_err(registration_refusal)?;
-        let issued = self.ca.signer.issue(prepared).map_err(Refusal::internal)?;
+        let issued = self
+            .ca
+            .signer
+            .issue(prepared)
+            .map_err(|e| Refusal::signing(&e))?;
         store
             .complete_ca_certificate(&serial, &issued.der)
             .await

@@ -359,13 +359,16 @@ impl OcspCache {
     }
 
     /// Re-signs old responses, and replaces the OCSP signer when it is due
-    /// (then every response is signed again with the new one).
+    /// (then every response is signed again with the new one). Of several
+    /// servers sharing the CA folder, the first to take the folder's
+    /// rotation lock rotates; the others find its new pair, not due, and
+    /// take it.
     pub async fn refresh(&self) -> Result<(), OcspCacheError> {
         let due = read(&self.key).due_for_rotation(now());
         if due {
             let authority = &self.authority;
             let key = DelegatedSigner::ocsp(authority.certs.name.clone(), &self.ca_dir)
-                .rotate(
+                .load_or_rotate(
                     &authority.signer,
                     &authority.store,
                     time::OffsetDateTime::now_utc(),

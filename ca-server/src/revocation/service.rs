@@ -57,7 +57,16 @@ impl Revocation {
         // the background (a million take about a minute); until a
         // certificate's is ready, its requests are signed on demand.
         let resign = follower.load_all().await?;
-        crl.publish().await?;
+        // A token absent at start leaves no CRL yet: the endpoint answers
+        // 503 (crl.not_ready) and the publisher retries every second.
+        match crl.publish().await {
+            Ok(_) => {}
+            Err(e @ CrlError::Signing { .. }) => {
+                tracing::warn!(error = %e, "first CRL not signed; retrying until the CA key is available");
+                crl.changed();
+            }
+            Err(e) => return Err(e.into()),
+        }
         let presigner = Arc::clone(&ocsp);
         tokio::spawn(async move {
             let count = resign.len();

@@ -40,7 +40,7 @@ pub struct Pki {
     pub issuing_der: Vec<u8>,
     /// The issuing CA's key, for CRLs and hand-made certificates.
     pub issuer: Issuer<'static, KeyPair>,
-    pub signer: Signer,
+    pub signer: Signer<robotid_issuer::key::SoftwareKey>,
 }
 
 /// A robot: its certificate and its key.
