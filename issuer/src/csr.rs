@@ -58,7 +58,7 @@ impl CsrError {
             Self::Signature(_) => Rule::CsrSignature,
             Self::UnsupportedKey(_) => Rule::CsrKeyAlgorithm,
             Self::MissingIdentity => Rule::CsrIdentityMissing,
-            Self::Identity(_) => Rule::CsrIdentity,
+            Self::Identity(e) => e.rule(),
         }
     }
 }

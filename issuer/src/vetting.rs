@@ -182,12 +182,13 @@ pub fn vet(
         ..id.clone()
     };
     identity.validate().map_err(|e| {
-        refuse(
-            Rule::IdentityProfile,
-            "identity",
-            &id.robot_id,
-            e.to_string(),
-        )
+        // The registry's name for the manufacturer enters the identity
+        // here; a text policy refusal keeps its own rule.
+        let rule = match e {
+            robotid_verifier::identity::IdentityError::Text { .. } => e.rule(),
+            _ => Rule::IdentityProfile,
+        };
+        refuse(rule, e.field(), &id.robot_id, e.to_string())
     })?;
     Ok(VettedRequest {
         identity,

@@ -23,3 +23,4 @@ pub mod report;
 pub mod robot_id;
 pub mod rule;
 pub mod rules;
+pub mod text;

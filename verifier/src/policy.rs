@@ -157,7 +157,7 @@ impl Policy {
                 ),
             ));
         }
-        if file.name.trim().is_empty() || file.name.chars().any(char::is_control) {
+        if file.name.trim().is_empty() || crate::text::check(&file.name).is_err() {
             return Err(field(
                 "name".into(),
                 "must be printable and not empty".into(),

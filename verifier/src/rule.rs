@@ -93,6 +93,12 @@ catalogue! {
     /// A batch holds 1 to the server's maximum of CSRs.
     BatchSize = "batch.size", TooLarge;
 
+    // Text from outside (verifier/src/text.rs), wherever it enters.
+    /// A text holds a control, format, separator, private-use or unassigned character.
+    TextCharacter = "text.character", Malformed;
+    /// A text is not in Unicode Normalization Form C.
+    TextNormalization = "text.normalization", Malformed;
+
     // Credentials and roles.
     /// No client certificate was presented.
     CredentialMissing = "credential.missing", Unauthenticated;

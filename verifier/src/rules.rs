@@ -115,10 +115,13 @@ impl ModelRules {
             }
         }
         for (i, kind) in self.components.required.iter().enumerate() {
-            if kind.is_empty() || kind.len() > 64 || kind.chars().any(char::is_control) {
+            if kind.is_empty() || kind.len() > 64 || crate::text::check(kind).is_err() {
                 return Err(field(
                     format!("components.required[{i}]"),
-                    format!("{kind:?} is not a component kind (1..=64 printable characters)"),
+                    format!(
+                        "{kind:?} is not a component kind (1..=64 characters, text policy {})",
+                        crate::rule::Rule::TextCharacter
+                    ),
                 ));
             }
         }

@@ -53,10 +53,13 @@ pub fn add_manufacturer(args: &ManufacturerAdd) -> Result<(), CliError> {
     )?;
     write("ca.pem", &response.ca_pem)?;
     println!(
-        "manufacturer {} registered; credential {} written to {} (client.pem, client.key, ca.pem)",
-        args.code,
-        response.serial,
-        out.display()
+        "{}",
+        robotid_verifier::text::terminal(&format!(
+            "manufacturer {} registered; credential {} written to {} (client.pem, client.key, ca.pem)",
+            args.code,
+            response.serial,
+            out.display()
+        ))
     );
     Ok(())
 }
@@ -76,8 +79,11 @@ pub fn add_model(args: &ModelAdd) -> Result<(), CliError> {
         &body,
     )?;
     println!(
-        "model {} registered for manufacturer {}",
-        response.model, response.manufacturer
+        "{}",
+        robotid_verifier::text::terminal(&format!(
+            "model {} registered for manufacturer {}",
+            response.model, response.manufacturer
+        ))
     );
     Ok(())
 }

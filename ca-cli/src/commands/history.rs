@@ -104,8 +104,11 @@ pub fn record(args: &HistoryRecord) -> Result<(), CliError> {
         println!("{text}");
     } else {
         println!(
-            "{}: event {} ({}) recorded; now {}",
-            answer.robot_id, answer.event.seq, answer.event.kind, answer.state
+            "{}",
+            printable(&format!(
+                "{}: event {} ({}) recorded; now {}",
+                answer.robot_id, answer.event.seq, answer.event.kind, answer.state
+            ))
         );
         if let Some(out) = &args.out {
             println!("re-issued certificate written to {}", out.display());
@@ -141,7 +144,8 @@ fn summary(details: &Value) -> String {
         .join("  ")
 }
 
-/// Escapes control characters, so nothing recorded can drive the terminal.
+/// Escapes what the text policy refuses and cuts long text, so nothing
+/// recorded can drive, reorder or flood the terminal.
 fn printable(text: &str) -> String {
     robotid_verifier::report::printable(text).to_string()
 }
@@ -157,18 +161,24 @@ pub fn show(args: &HistoryShow) -> Result<(), CliError> {
         return Ok(());
     }
     println!(
-        "{}  {} events  now {}",
-        printable(&history.robot_id),
-        history.events.len(),
-        history.state
+        "{}",
+        printable(&format!(
+            "{}  {} events  now {}",
+            history.robot_id,
+            history.events.len(),
+            history.state
+        ))
     );
     for e in &history.events {
         println!(
-            "{:>5}  {}  {:18}  {}",
-            e.seq,
-            e.at,
-            e.kind,
-            printable(&summary(&e.details))
+            "{}",
+            printable(&format!(
+                "{:>5}  {}  {:18}  {}",
+                e.seq,
+                e.at,
+                e.kind,
+                summary(&e.details)
+            ))
         );
         println!("{:>5}  {:20}  by {}", "", "", printable(&e.actor));
     }

@@ -1,6 +1,7 @@
 //! `robotid status`: the standing of robots or certificates, for customs
 //! and distributors. Exit 0 when every ID is good, 1 when any is not.
 
+use robotid_verifier::text::terminal;
 use robotid_wire::status::{BulkRequest, BulkResponse};
 
 use crate::cli::Status;
@@ -75,7 +76,9 @@ pub fn run(args: &Status) -> Result<(), CliError> {
             if let Some(error) = &r.error {
                 line.push_str(&format!("  ({error})"));
             }
-            println!("{line}");
+            // Every part of the line is the server's, or the shipment
+            // file's: escaped for the terminal.
+            println!("{}", terminal(&line));
         }
         let good = results.iter().filter(|r| r.status == "good").count();
         eprintln!("{good} of {} good", results.len());

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use robotid_wire::enroll::{BatchRequest, BatchResponse, CertificateResponse};
 
+use robotid_verifier::text::terminal;
+
 use crate::cli::Submit;
 use crate::client::{Client, describe};
 use crate::error::CliError;
@@ -38,11 +40,14 @@ fn single(client: &Client, csr: &Path, out: &Path, reissue: bool) -> Result<(), 
         true,
     )?;
     println!(
-        "{} {}: serial {} written to {}",
-        cert.robot_id,
-        cert.status,
-        cert.serial,
-        out.display()
+        "{}",
+        terminal(&format!(
+            "{} {}: serial {} written to {}",
+            cert.robot_id,
+            cert.status,
+            cert.serial,
+            out.display()
+        ))
     );
     Ok(())
 }
@@ -115,7 +120,12 @@ fn batch(
                 }
                 (None, Some(problem)) => {
                     refused += 1;
-                    bar.suspend(|| eprintln!("{}: {}", source.display(), describe(&problem)));
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{}",
+                            terminal(&format!("{}: {}", source.display(), describe(&problem)))
+                        )
+                    });
                 }
                 (None, None) => {
                     return Err(CliError::Refused(format!(

@@ -8,6 +8,7 @@ use robotid_verifier::profile::KeyAlgorithm;
 use robotid_verifier::robot_id::RobotId;
 use robotid_verifier::rule::{Kind, Rule};
 use robotid_verifier::rules::ModelRules;
+use robotid_verifier::text;
 use x509_parser::prelude::{FromDer, X509CertificationRequest};
 
 use super::{Caller, Operation, Refusal, RegistrationAuthority, parse_serial};
@@ -47,8 +48,13 @@ fn registration_refusal(e: StoreError) -> Refusal {
 }
 
 fn check_text(rule: Rule, field: &str, value: &str, max: usize) -> Result<(), Refusal> {
+    // The one text policy first, under its own rule: a manufacturer's name
+    // becomes the subject O of every one of its robots' certificates.
+    robotid_verifier::text::check(value).map_err(|e| {
+        Refusal::new(e.rule(), format!("{field}: {e}")).at(field, text::terminal_cut(value, 128))
+    })?;
     let len = value.chars().count();
-    if len == 0 || len > max || value.chars().any(char::is_control) || value.trim() != value {
+    if len == 0 || len > max || value.trim() != value {
         return Err(Refusal::new(
             rule,
             format!("{field} must be 1..={max} printable characters without surrounding spaces"),

@@ -56,17 +56,15 @@ impl Limits {
     }
 }
 
-/// A text field: length within limits and no control characters, which
-/// would let a certificate rewrite an inspector's terminal or log line.
+/// A text field: length within limits and the text policy
+/// ([`crate::text::check`]), so nothing certified can rewrite an
+/// inspector's terminal or log line, or show other than it reads.
 fn text(field: impl Fn() -> String, value: &str, limits: Limits) -> Result<(), IdentityError> {
     limits.check(&field, value.chars().count())?;
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(IdentityError::Invalid {
-            field: field(),
-            rule: format!("control character {c:?} is not allowed"),
-        });
-    }
-    Ok(())
+    crate::text::check(value).map_err(|source| IdentityError::Text {
+        field: field(),
+        source,
+    })
 }
 
 fn invalid(field: impl Into<String>, rule: String) -> IdentityError {

@@ -152,13 +152,7 @@ fn err(bytes: &[u8]) -> IdentityError {
 }
 
 fn field_of(e: &IdentityError) -> &str {
-    match e {
-        IdentityError::Der { field, .. }
-        | IdentityError::TrailingData { field, .. }
-        | IdentityError::Length { field, .. }
-        | IdentityError::Invalid { field, .. } => field,
-        IdentityError::UnknownVersion { .. } => "version",
-    }
+    e.field()
 }
 
 /// Re-encodes `identity` skipping validation, to build invalid inputs.
@@ -257,6 +251,51 @@ fn control_characters_and_bad_country_are_refused() {
     let mut id = minimal();
     id.manufacturer.country = "cn".into();
     assert_eq!(field_of(&err(&raw(&id))), "manufacturer.country");
+}
+
+/// Every text field of the identity goes through the one text policy: a
+/// bidi override, an isolate or a line separator is refused in each, with
+/// the field, the code point and the rule named (they were certified when
+/// only `char::is_control` was checked).
+#[test]
+fn every_text_field_refuses_invisible_and_reordering_characters() {
+    type Set = fn(&mut RobotIdentity, String);
+    // robotId, model and the codes are PrintableString, which cannot hold
+    // these characters at all; every UTF8String field is here.
+    let fields: [(&str, Set); 7] = [
+        ("manufacturer.name", |id, v| id.manufacturer.name = v),
+        ("parameters[0].name", |id, v| id.parameters[0].name = v),
+        ("parameters[0].unit", |id, v| id.parameters[0].unit = v),
+        ("components[0].kind", |id, v| id.components[0].kind = v),
+        ("components[0].partNumber", |id, v| {
+            id.components[0].part_number = v
+        }),
+        ("components[0].supplier", |id, v| {
+            id.components[0].supplier = v
+        }),
+        ("components[0].serial", |id, v| id.components[0].serial = v),
+    ];
+    for (field, set) in fields {
+        for (bad, cp) in [
+            ("Good Co\u{202e}gnp.exe", "U+202E"),
+            ("a\u{2067}b", "U+2067"),
+            ("a\u{2028}b", "U+2028"),
+            ("a\u{200d}b", "U+200D"),
+        ] {
+            let mut id = full();
+            set(&mut id, bad.to_owned());
+            let e = err(&raw(&id));
+            assert_eq!(field_of(&e), field, "{e}");
+            assert_eq!(e.rule(), crate::rule::Rule::TextCharacter, "{e}");
+            assert!(e.to_string().contains(cp), "{e}");
+            // Encoding refuses it too, so `robotid csr new` cannot make it.
+            assert!(id.to_der().is_err());
+        }
+    }
+    let mut id = full();
+    id.components[0].supplier = "Cafe\u{301}".into();
+    let e = err(&raw(&id));
+    assert_eq!(e.rule(), crate::rule::Rule::TextNormalization, "{e}");
 }
 
 #[test]
