@@ -124,8 +124,18 @@ catalogue! {
     CsrSize = "csr.size", Malformed;
     /// The CSR is neither PEM nor DER.
     CsrEncoding = "csr.encoding", Malformed;
-    /// The CSR's DER is malformed or has trailing data.
+    /// The CSR's DER is malformed, not DER (BER), or has trailing data.
     CsrDer = "csr.der", Malformed;
+    /// A PEM CSR holds exactly one `CERTIFICATE REQUEST` block.
+    CsrPem = "csr.pem", Malformed;
+    /// A CSR is PKCS#10 version 0 (v1).
+    CsrVersion = "csr.version", Malformed;
+    /// A CSR has exactly one extensionRequest attribute, with one value.
+    CsrExtensionRequest = "csr.extension_request", Malformed;
+    /// A CSR's extensionRequest holds no extension twice.
+    CsrExtensionRepeated = "csr.extension_repeated", Malformed;
+    /// A CSR carries exactly one RobotIdentity.
+    CsrIdentityRepeated = "csr.identity_repeated", Malformed;
     /// The CSR's signature (proof of possession) does not verify.
     CsrSignature = "csr.signature", Malformed;
     /// The CSR's key algorithm is not P-256, P-384 or Ed25519.

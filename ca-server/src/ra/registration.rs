@@ -69,21 +69,27 @@ fn credential_key(pem_text: &str) -> Result<Vec<u8>, Refusal> {
     let at = |r: Refusal| r.at("credential_csr", "");
     let der = robotid_issuer::csr::decode_pem_or_der(pem_text.as_bytes())
         .map_err(|e| at(Refusal::from(&e)))?;
+    robotid_issuer::csr::strict_der(&der).map_err(|e| at(Refusal::from(&e)))?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|e| at(Refusal::new(Rule::CsrDer, format!("credential_csr: {e}"))))?;
+    // The key before the signature: a key of another algorithm (Ed448,
+    // RSA) cannot be verified here, and is reported as what it is.
+    let spki = &csr.certification_request_info.subject_pki;
+    if KeyAlgorithm::of_spki(spki).is_none() {
+        return Err(at(Refusal::new(
+            Rule::CsrKeyAlgorithm,
+            format!(
+                "credential key algorithm {} is not supported; credential keys must be P-256, P-384 or Ed25519",
+                spki.algorithm.algorithm.to_id_string()
+            ),
+        )));
+    }
     csr.verify_signature().map_err(|e| {
         at(Refusal::new(
             Rule::CsrSignature,
             format!("credential_csr signature does not verify: {e}"),
         ))
     })?;
-    let spki = &csr.certification_request_info.subject_pki;
-    if KeyAlgorithm::of_spki(spki).is_none() {
-        return Err(at(Refusal::new(
-            Rule::CsrKeyAlgorithm,
-            "credential keys must be P-256, P-384 or Ed25519",
-        )));
-    }
     Ok(spki.raw.to_vec())
 }
 
