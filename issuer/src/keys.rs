@@ -139,10 +139,12 @@ pub fn write_key(path: &Path, key: &KeyPair) -> Result<(), KeyError> {
 /// Reads a PKCS#8 PEM private key of an accepted algorithm.
 pub fn read_key(path: &Path) -> Result<KeyPair, KeyError> {
     let display = path.display().to_string();
-    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-        path: display.clone(),
-        source,
-    })?;
+    let pem = robotid_verifier::input::FileKind::Key
+        .read_to_string_io(path)
+        .map_err(|source| KeyError::Io {
+            path: display.clone(),
+            source,
+        })?;
     let key = KeyPair::from_pem(&pem).map_err(|e| KeyError::Unusable {
         path: display.clone(),
         reason: e.to_string(),

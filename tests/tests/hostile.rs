@@ -10,6 +10,8 @@ use common::{Setup, https, problem};
 use robotid_tests::robotid;
 use serde_json::{Value, json};
 
+use robotid_tests::tempdir;
+
 /// The text policy at every entry point: a bidi override, an isolate or a
 /// line separator is refused by `robotid csr new` (manifests), by the admin
 /// API (a manufacturer's name, which becomes every robot's subject O) and
@@ -23,16 +25,8 @@ fn invisible_and_reordering_characters_are_refused_at_every_entry_point() {
     let manifest =
         std::fs::read_to_string(robotid_tests::repo_root().join("examples/wk5/manifest.toml"))
             .unwrap()
-            .replace("Example Compute Co.", "Good Co\u{202e}gnp.exe")
-            .replace(
-                "firmware/",
-                &format!(
-                    "{}/",
-                    robotid_tests::repo_root()
-                        .join("examples/wk5/firmware")
-                        .display()
-                ),
-            );
+            .replace("Example Compute Co.", "Good Co\u{202e}gnp.exe");
+    common::copy_example_firmware(s.path());
     std::fs::write(s.path().join("bidi.toml"), manifest).unwrap();
     robotid(s.path(), &["key", "new", "--out", "bidi.key"]).expect_code(0);
     let run = robotid(
@@ -152,4 +146,174 @@ fn a_shipment_file_cannot_drive_the_terminal() {
         assert!(!all.contains(c), "{c:?} reached the terminal: {all:?}");
     }
     assert!(all.contains("\\u{1b}[2J"), "{all}");
+}
+
+/// A one-shot HTTP server on 127.0.0.1: answers every connection with
+/// `answer` (raw bytes, then `then`), counting connections.
+fn fake_server(
+    answer: Vec<u8>,
+    then: fn(&mut std::net::TcpStream),
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                // Read the request head (and whatever body came with it).
+                let mut buf = [0u8; 65536];
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(300)));
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(&answer);
+                then(&mut stream);
+            });
+        }
+    });
+    (url, hits)
+}
+
+/// The CLI's HTTP client: a redirect is not followed (the request is not
+/// sent on, here from one server to another over plain HTTP), an endless
+/// answer is cut at the limit instead of filling memory, and a refusal's
+/// escape sequences and length are tamed.
+#[test]
+fn the_cli_follows_no_redirect_and_bounds_the_answer() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempdir();
+    let status = |server: &str| {
+        robotid(
+            dir.path(),
+            &["status", "--server", server, "UBX-WK5-00001234-I"],
+        )
+    };
+
+    let (elsewhere, elsewhere_hits) = fake_server(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"results\": []}"
+            .to_vec(),
+        |_| {},
+    );
+    let redirect = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}/status\r\ncontent-length: 0\r\n\r\n"
+    );
+    let (redirecting, _) = fake_server(redirect.into_bytes(), |_| {});
+    let run = status(&redirecting);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("redirects are not followed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        elsewhere_hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the request was sent on to the redirect's target"
+    );
+
+    // An endless answer (stopped after 256 MiB, so the test ends even
+    // when the client reads it all).
+    let (endless, _) = fake_server(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[".to_vec(),
+        |stream| {
+            use std::io::Write;
+            let chunk = vec![b' '; 1 << 20];
+            for _ in 0..256 {
+                if stream.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        },
+    );
+    let started = std::time::Instant::now();
+    let run = status(&endless);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("longer than 67108864 bytes"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+
+    // A refusal of 100 KB with escape sequences.
+    let detail = "\u{1b}[2J\u{1b}]0;pwned\u{7}".repeat(8_000);
+    let body = serde_json::to_vec(&json!({
+        "type": "urn:robotid:problem:status.id", "title": "Bad Request", "status": 400,
+        "detail": detail, "rule": "status.id",
+    }))
+    .unwrap();
+    let mut answer = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend(body);
+    let (refusing, _) = fake_server(answer, |_| {});
+    let run = status(&refusing);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+    assert!(run.stderr.len() < 3_000, "{} bytes", run.stderr.len());
+    assert!(
+        run.stderr.contains("more characters not shown"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `robotid-verify --dir` reports every file it cannot read and fails
+/// (a dangling link and a FIFO were skipped: "0 unreadable", exit 0).
+#[test]
+fn verify_dir_reports_unreadable_files() {
+    let s = Setup::new(None);
+    let csr = s.csr("UBX", "WK5", "00000001", "ubx-1.key");
+    let certs = s.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let good = certs.join("a-good.pem");
+    s.robotid(
+        &[
+            "submit",
+            "--csr",
+            &csr.display().to_string(),
+            "--out",
+            &good.display().to_string(),
+        ],
+        "ubx",
+    )
+    .expect_code(0);
+    std::os::unix::fs::symlink(certs.join("missing.pem"), certs.join("b-dangling.pem")).unwrap();
+    let fifo = certs.join("c-fifo.pem");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let root = s.server.data_dir.join("ca/root-ca.pem");
+    let run = robotid_tests::process::run_in(
+        s.path(),
+        robotid_tests::process::bin("robotid-verify"),
+        &[
+            "--dir",
+            &certs.display().to_string(),
+            "--trust",
+            &root.display().to_string(),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("3 certificates: 1 passed, 0 failed, 2 unreadable"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("c-fifo.pem: is a FIFO"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("b-dangling.pem"), "{}", run.stdout);
 }

@@ -248,10 +248,12 @@ impl Policy {
     /// Reads a policy file.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: origin.clone(),
-            source,
-        })?;
+        let text = crate::input::FileKind::Policy
+            .read_to_string_io(path)
+            .map_err(|source| PolicyError::Read {
+                path: origin.clone(),
+                source,
+            })?;
         Self::from_toml(&text, &origin)
     }
 

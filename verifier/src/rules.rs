@@ -87,10 +87,12 @@ impl ModelRules {
 
     /// Reads rules from a file.
     pub fn load(path: &Path) -> Result<Self, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::input::FileKind::Policy
+            .read_to_string_io(path)
+            .map_err(|source| RulesError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 

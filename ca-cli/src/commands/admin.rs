@@ -67,8 +67,9 @@ pub fn add_manufacturer(args: &ManufacturerAdd) -> Result<(), CliError> {
 /// Registers a model type with the rules in `--rules`, checked here first.
 pub fn add_model(args: &ModelAdd) -> Result<(), CliError> {
     ModelRules::load(&args.rules).map_err(|e| CliError::Input(e.to_string()))?;
-    let rules = std::fs::read_to_string(&args.rules)
-        .map_err(|e| CliError::Input(format!("{}: {e}", args.rules.display())))?;
+    let rules = robotid_verifier::input::FileKind::Policy
+        .read_to_string(&args.rules)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let client = Client::new(&args.server.server, &args.server.credentials()?)?;
     let body = AddModel {
         model: args.model.clone(),

@@ -1,5 +1,6 @@
 //! `robotid history record | show | export`: a robot's lifecycle history.
 
+use robotid_verifier::input::FileKind;
 use std::path::Path;
 
 use robotid_wire::lifecycle::{HistoryView, RecordRequest, Recorded};
@@ -43,8 +44,9 @@ fn details(args: &HistoryRecord) -> Result<Value, CliError> {
         }
     }
     if let Some(path) = &args.csr {
-        let csr = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+        let csr = FileKind::Csr
+            .read_to_string(path)
+            .map_err(|e| CliError::Input(e.to_string()))?;
         map.insert("csr".into(), Value::String(csr));
     }
     if !args.components.is_empty() {

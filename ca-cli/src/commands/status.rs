@@ -15,8 +15,9 @@ fn ids(args: &Status) -> Result<Vec<String>, CliError> {
     let Some(path) = &args.file else {
         return Ok(args.ids.clone());
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    let text = robotid_verifier::input::FileKind::IdList
+        .read_to_string(path)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     Ok(text
         .lines()
         .map(str::trim)
