@@ -331,8 +331,22 @@ fn parse_date(text: &str) -> Result<time::Date, String> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(text, &format)
         .map_err(|e| format!("{text:?} is not a date of the form YYYY-MM-DD: {e}"))?;
-    if !(2000..=9999).contains(&date.year()) {
-        return Err(format!("{text:?}: the year must be between 2000 and 9999"));
+    // The profile's rules, as the CA will apply them: not before the
+    // earliest date, not after today (UTC) plus one day.
+    let (y, m, d) = crate::identity::EARLIEST_PRODUCTION_DATE;
+    let earliest = time::Month::try_from(m)
+        .ok()
+        .and_then(|m| time::Date::from_calendar_date(i32::from(y), m, d).ok());
+    if earliest.is_some_and(|earliest| date < earliest) {
+        return Err(format!(
+            "{text:?} is before the earliest production date {y:04}-{m:02}-{d:02} (identity.production_date)"
+        ));
+    }
+    let latest = time::OffsetDateTime::now_utc().date().next_day();
+    if latest.is_some_and(|latest| date > latest) {
+        return Err(format!(
+            "{text:?} is in the future: a production date is at most one day after today (UTC) (identity.production_date)"
+        ));
     }
     Ok(date)
 }

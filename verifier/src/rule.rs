@@ -170,6 +170,9 @@ catalogue! {
     ParameterRequired = "parameter.required", Unacceptable;
     /// A component kind the model's rules require is missing.
     ComponentRequired = "component.required", Unacceptable;
+    /// The production date is not midnight UTC, is before the profile's
+    /// earliest date, or is after issuance plus one day.
+    IdentityProductionDate = "identity.production_date", Malformed;
     /// The identity cannot be encoded in the certificate profile.
     IdentityProfile = "identity.profile", Unacceptable;
     /// The prepared certificate breaks a lint of its profile.

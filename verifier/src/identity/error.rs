@@ -49,6 +49,13 @@ pub enum IdentityError {
         /// The character or form refused.
         source: crate::text::TextError,
     },
+    /// The production date breaks the profile's rules: midnight UTC, not
+    /// before the earliest date, not after issuance plus a day.
+    #[error("RobotIdentity field productionDate: {rule} (identity.production_date)")]
+    ProductionDate {
+        /// The rule broken, with the value.
+        rule: String,
+    },
     /// Any other rule of the profile.
     #[error("RobotIdentity field {field}: {rule}")]
     Invalid {
@@ -65,6 +72,7 @@ impl IdentityError {
     pub fn rule(&self) -> crate::rule::Rule {
         match self {
             Self::Text { source, .. } => source.rule(),
+            Self::ProductionDate { .. } => crate::rule::Rule::IdentityProductionDate,
             _ => crate::rule::Rule::CsrIdentity,
         }
     }
@@ -78,6 +86,7 @@ impl IdentityError {
             | Self::Text { field, .. }
             | Self::Invalid { field, .. } => field,
             Self::UnknownVersion { .. } => "version",
+            Self::ProductionDate { .. } => "productionDate",
         }
     }
 }

@@ -102,8 +102,28 @@ pub(super) fn validate(id: &RobotIdentity) -> Result<(), IdentityError> {
         ));
     }
     text(|| "model".into(), &id.model, Limits::MODEL)?;
+    production_date(&id.production_date)?;
     validate_parameters(id)?;
     validate_components(id)
+}
+
+/// The production date is a day: midnight UTC, not before the earliest.
+fn production_date(t: &der::DateTime) -> Result<(), IdentityError> {
+    let rule = |rule: String| IdentityError::ProductionDate { rule };
+    if (t.hour(), t.minutes(), t.seconds()) != (0, 0, 0) {
+        return Err(rule(format!(
+            "{} is not midnight UTC; the production date is a day",
+            super::date_text(t)
+        )));
+    }
+    let (y, m, d) = super::EARLIEST_PRODUCTION_DATE;
+    if (t.year(), t.month(), t.day()) < (y, m, d) {
+        return Err(rule(format!(
+            "{} is before the earliest production date {y:04}-{m:02}-{d:02}",
+            super::date_text(t)
+        )));
+    }
+    Ok(())
 }
 
 fn validate_parameters(id: &RobotIdentity) -> Result<(), IdentityError> {

@@ -346,3 +346,61 @@ fn digest_text_form() {
     assert!("md5:00".parse::<ComponentDigest>().is_err());
     assert!("sha256".parse::<ComponentDigest>().is_err());
 }
+
+/// A production date is a day at midnight UTC, on or after 2000-01-01; a
+/// date before 1970, which `der`'s time type cannot hold, is named as too
+/// early, not as malformed DER.
+#[test]
+fn production_dates_are_midnight_utc_and_not_too_early() {
+    use crate::rule::Rule;
+    let mut id = minimal();
+    id.production_date = der::DateTime::new(2026, 11, 20, 13, 45, 0).unwrap();
+    let e = err(&raw(&id));
+    assert_eq!(e.rule(), Rule::IdentityProductionDate, "{e}");
+    assert!(e.to_string().contains("not midnight UTC"), "{e}");
+    assert!(id.to_der().is_err());
+
+    let mut id = minimal();
+    id.production_date = der::DateTime::new(1999, 12, 31, 0, 0, 0).unwrap();
+    let e = err(&raw(&id));
+    assert_eq!(e.rule(), Rule::IdentityProductionDate, "{e}");
+    assert!(
+        e.to_string()
+            .contains("earliest production date 2000-01-01"),
+        "{e}"
+    );
+
+    // 1969-07-20: same length as any GeneralizedTime, patched in place.
+    let der = minimal().to_der().unwrap();
+    let at = der
+        .windows(15)
+        .position(|w| w == b"20261120000000Z")
+        .unwrap();
+    let mut early = der.clone();
+    early[at..at + 15].copy_from_slice(b"19690720000000Z");
+    let e = err(&early);
+    assert_eq!(e.rule(), Rule::IdentityProductionDate, "{e}");
+    assert_eq!(field_of(&e), "productionDate");
+    assert!(e.to_string().contains("19690720"), "{e}");
+    assert!(!e.to_string().contains("malformed DER"), "{e}");
+
+    // Still malformed: a time that is not one.
+    let mut broken = der;
+    broken[at..at + 15].copy_from_slice(b"2026112000000XZ");
+    assert!(matches!(err(&broken), IdentityError::Der { .. }));
+}
+
+#[test]
+fn the_day_after_issuance_is_the_latest_production_date() {
+    use crate::rule::Rule;
+    // Issued at 2026-11-20T23:00:00Z.
+    let at = 1_795_215_600;
+    let day = |d| der::DateTime::new(2026, 11, d, 0, 0, 0).unwrap();
+    assert_eq!(check_production_date_at(&day(20), at), Ok(()));
+    assert_eq!(check_production_date_at(&day(21), at), Ok(()));
+    let e = check_production_date_at(&day(22), at).unwrap_err();
+    assert_eq!(e.rule(), Rule::IdentityProductionDate);
+    assert!(e.to_string().contains("2026-11-22"), "{e}");
+    let far = der::DateTime::new(9999, 12, 31, 0, 0, 0).unwrap();
+    assert!(check_production_date_at(&far, at).is_err());
+}
