@@ -317,3 +317,40 @@ fn verify_dir_reports_unreadable_files() {
     );
     assert!(run.stdout.contains("b-dangling.pem"), "{}", run.stdout);
 }
+
+/// An OCSP request for serial 0 is answered "unknown", signed, like any
+/// serial this CA never issued (it was answered internalError and logged
+/// an ERROR, on the public port, for anyone). OpenSSL asks.
+#[test]
+fn ocsp_for_serial_zero_is_unknown_not_an_internal_error() {
+    if !robotid_tests::tool_available("openssl", &["version"]) {
+        return;
+    }
+    let s = Setup::new(None);
+    let ca = s.server.data_dir.join("ca");
+    let issuer = ca.join("issuing-ca.pem").display().to_string();
+    let url = format!("{}/ocsp", s.server.public);
+    for serial in ["0", "0x00"] {
+        let run = robotid_tests::run_in(
+            s.path(),
+            "openssl",
+            &[
+                "ocsp",
+                "-issuer",
+                &issuer,
+                "-serial",
+                serial,
+                "-url",
+                &url,
+                "-no_nonce",
+                "-noverify",
+                "-resp_text",
+            ],
+        );
+        let text = format!("{}{}", run.stdout, run.stderr);
+        assert!(text.contains("OCSP Response Status: successful"), "{text}");
+        assert!(text.contains("Cert Status: unknown"), "{text}");
+    }
+    let log = s.server.log();
+    assert!(!log.contains("ERROR"), "{log}");
+}
