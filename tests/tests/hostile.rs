@@ -354,3 +354,107 @@ fn ocsp_for_serial_zero_is_unknown_not_an_internal_error() {
     let log = s.server.log();
     assert!(!log.contains("ERROR"), "{log}");
 }
+
+/// Sends `request` (raw HTTP/1.1) to the public port; the answer's first
+/// line, headers and the start of its body, as read within a second.
+fn raw_http(server: &str, request: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let addr = server.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > 64 * 1024 {
+            break;
+        }
+    }
+    out
+}
+
+/// Statuses: an empty batch is 400 (not 413); a body declared too large
+/// with `Expect: 100-continue` is refused at once (not `100 Continue`); a
+/// path parameter with bad percent-encoding is a problem document (not
+/// axum's plain text), and under /ocsp an OCSP malformedRequest.
+#[test]
+fn statuses_of_empty_batches_huge_bodies_and_unreadable_paths() {
+    let s = Setup::new(None);
+    let ubx = https(&s.server, Some(&s.creds("ubx")));
+    let response = ubx
+        .post(format!("{}/api/v1/enroll/batch", s.server.api))
+        .json(&json!({"csrs": []}))
+        .send()
+        .unwrap();
+    let (status, p) = problem(response);
+    assert_eq!(
+        (status, p["rule"].as_str(), p["field"].as_str()),
+        (400, Some("batch.empty"), Some("csrs")),
+        "{p}"
+    );
+
+    let host = s.server.public.trim_start_matches("http://").to_owned();
+    for (path, ctype) in [
+        ("/status", "application/json"),
+        ("/ocsp", "application/ocsp-request"),
+    ] {
+        let answer = raw_http(
+            &s.server.public,
+            &format!(
+                "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: {ctype}\r\ncontent-length: 1073741824\r\nexpect: 100-continue\r\n\r\n"
+            ),
+        );
+        let text = String::from_utf8_lossy(&answer);
+        assert!(!text.starts_with("HTTP/1.1 100"), "{path}: {text}");
+        if path == "/ocsp" {
+            assert!(text.starts_with("HTTP/1.1 200"), "{path}: {text}");
+            assert!(answer.ends_with(b"\x30\x03\x0a\x01\x01"), "{path}: {text}");
+        } else {
+            assert!(text.starts_with("HTTP/1.1 413"), "{path}: {text}");
+            assert!(text.contains("request.size"), "{path}: {text}");
+        }
+    }
+
+    let client = reqwest::blocking::Client::new();
+    for path in ["/status/%ff%fe", "/crl/%ff.crl", "/ca/%c3%28.cer"] {
+        let response = client
+            .get(format!("{}{path}", s.server.public))
+            .send()
+            .unwrap();
+        let (status, p) = problem(response);
+        assert_eq!(
+            (status, p["rule"].as_str()),
+            (400, Some("request.path")),
+            "{path}: {p}"
+        );
+    }
+    for path in [
+        "/api/v1/robots/%ff/history",
+        "/api/v1/robots/%c3%28/history/export",
+        "/api/v1/status/%ff",
+    ] {
+        let response = ubx.get(format!("{}{path}", s.server.api)).send().unwrap();
+        let (status, p) = problem(response);
+        assert_eq!(
+            (status, p["rule"].as_str()),
+            (400, Some("request.path")),
+            "{path}: {p}"
+        );
+    }
+    let response = client
+        .get(format!("{}/ocsp/%ff%ZZ", s.server.public))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/ocsp-response"
+    );
+    assert_eq!(response.bytes().unwrap().as_ref(), b"\x30\x03\x0a\x01\x01");
+}

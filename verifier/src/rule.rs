@@ -82,6 +82,8 @@ catalogue! {
     RequestContentType = "request.content_type", UnsupportedMedia;
     /// The JSON body does not decode into the endpoint's request.
     RequestJson = "request.json", Malformed;
+    /// A path parameter cannot be read (bad percent-encoding, not UTF-8).
+    RequestPath = "request.path", Malformed;
     /// A query parameter is not one the endpoint takes.
     RequestQuery = "request.query", Malformed;
     /// No such endpoint.
@@ -90,8 +92,10 @@ catalogue! {
     RouteMethod = "route.method", Unacceptable;
     /// Too many enrollments: the manufacturer's rate is spent.
     RateEnrollment = "rate.enrollment", TooMany;
-    /// A batch holds 1 to the server's maximum of CSRs.
+    /// A batch holds at most the server's maximum of CSRs.
     BatchSize = "batch.size", TooLarge;
+    /// A batch holds at least one CSR.
+    BatchEmpty = "batch.empty", Malformed;
 
     // Text from outside (verifier/src/text.rs), wherever it enters.
     /// A text holds a control, format, separator, private-use or unassigned character.

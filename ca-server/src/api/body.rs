@@ -8,16 +8,34 @@ use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
-pub async fn read(body: Body, limit: usize) -> Result<Bytes, Problem> {
+/// The declared Content-Length, if any.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Rule::RequestSize,
+        format!("request body exceeds {limit} bytes"),
+    )
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with 413. A body
+/// declared larger is refused before a byte of it is read, so a client that
+/// sent `Expect: 100-continue` is told 413, not `100 Continue` (hyper
+/// answers 100 only when the body is first read).
+pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+    if declared_length(headers).is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(too_large(limit));
+    }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let inner = e.into_inner();
         if inner.is::<http_body_util::LengthLimitError>() {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Rule::RequestSize,
-                format!("request body exceeds {limit} bytes"),
-            )
+            too_large(limit)
         } else {
             Problem::bad_request(
                 Rule::RequestBody,
@@ -68,7 +86,7 @@ pub async fn json<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, Problem> {
     require_media_type(headers, &["application/json"])?;
-    let bytes = read(body, limit).await?;
+    let bytes = read(headers, body, limit).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         Problem::bad_request(
             Rule::RequestJson,

@@ -1,7 +1,8 @@
 //! The CRL endpoint: the current full CRL of the issuing CA, as the CRL
 //! publisher holds it.
 
-use axum::extract::{Path, State};
+use super::path::PathText;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robotid_verifier::rule::Rule;
@@ -13,7 +14,7 @@ use super::problem::Problem;
 /// `GET /crl/{issuer_id}.crl`: the issuer's current full CRL, DER.
 pub async fn get(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    PathText(file): PathText,
 ) -> Result<Response, Problem> {
     let not_found = || {
         Problem::new(
