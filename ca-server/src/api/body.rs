@@ -8,12 +8,22 @@ use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
 
-/// The declared Content-Length, if any.
-pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
+/// Whether the client declared a body longer than `limit` and waits for
+/// `100 Continue` before sending it. Such a request is refused before the
+/// body is read, so the client is told at once and sends nothing (hyper
+/// answers 100 only when the body is first read). A client that sends its
+/// body straight away is answered after `limit` bytes, as before: refusing
+/// it earlier would break its pipe mid-write before it read the answer.
+pub fn waits_to_send_too_much(headers: &HeaderMap, limit: usize) -> bool {
+    let expects = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    let declared: Option<u64> = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| v.trim().parse().ok());
+    expects && declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
 }
 
 fn too_large(limit: usize) -> Problem {
@@ -24,12 +34,10 @@ fn too_large(limit: usize) -> Problem {
     )
 }
 
-/// Reads the whole body, refusing more than `limit` bytes with 413. A body
-/// declared larger is refused before a byte of it is read, so a client that
-/// sent `Expect: 100-continue` is told 413, not `100 Continue` (hyper
-/// answers 100 only when the body is first read).
+/// Reads the whole body, refusing more than `limit` bytes with 413 (see
+/// [`waits_to_send_too_much`] for a body declared larger).
 pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
-    if declared_length(headers).is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+    if waits_to_send_too_much(headers, limit) {
         return Err(too_large(limit));
     }
     axum::body::to_bytes(body, limit).await.map_err(|e| {

@@ -126,8 +126,7 @@ pub async fn post(
     body: Body,
 ) -> Response {
     // A body declared too large is refused unread (no `100 Continue`).
-    let declared = super::body::declared_length(&headers);
-    let body = if declared.is_some_and(|n| n > u64::try_from(MAX_REQUEST).unwrap_or(u64::MAX)) {
+    let body = if super::body::waits_to_send_too_much(&headers, MAX_REQUEST) {
         Err(())
     } else {
         axum::body::to_bytes(body, MAX_REQUEST)
