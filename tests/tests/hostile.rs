@@ -94,6 +94,18 @@ fn invisible_and_reordering_characters_are_refused_at_every_entry_point() {
         .unwrap()
         .to_string();
     let ubx = https(&s.server, Some(&s.creds("ubx")));
+    // A wrong-typed field is named too (it was reported as "details").
+    let response = ubx
+        .post(format!("{}/api/v1/robots/{id}/history", s.server.api))
+        .json(&json!({"type": "sold", "details": {"new_owner": 5}}))
+        .send()
+        .unwrap();
+    let (status, p): (u16, Value) = problem(response);
+    assert_eq!(
+        (status, p["rule"].as_str(), p["field"].as_str()),
+        (400, Some("lifecycle.details"), Some("details.new_owner")),
+        "{p}"
+    );
     for (details, field, cp) in [
         (
             json!({"new_owner": "Owner\u{202e}gnp.exe"}),

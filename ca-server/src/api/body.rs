@@ -95,10 +95,19 @@ pub async fn json<T: DeserializeOwned>(
 ) -> Result<T, Problem> {
     require_media_type(headers, &["application/json"])?;
     let bytes = read(headers, body, limit).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Problem::bad_request(
+    let mut reader = serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        let problem = Problem::bad_request(
             Rule::RequestJson,
             format!("the JSON body is not valid for this endpoint: {e}"),
-        )
+        );
+        // `.` is the whole body: no one field to name.
+        if path == "." {
+            problem
+        } else {
+            problem.at(path, "")
+        }
     })
 }

@@ -303,11 +303,19 @@ fn parse<T: serde::de::DeserializeOwned>(kind: EventKind, details: &Value) -> Re
     } else {
         details.clone()
     };
-    serde_json::from_value(details).map_err(|e| {
-        details_problem(
+    serde_path_to_error::deserialize(details).map_err(|e| {
+        // Name the field at fault (`details.new_owner`), not only "details".
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        let problem = details_problem(
             kind,
             format!("{} details: {e} (see docs/lifecycle.md)", kind.as_str()),
-        )
+        );
+        if path == "." {
+            problem
+        } else {
+            problem.at(format!("details.{path}"), "")
+        }
     })
 }
 

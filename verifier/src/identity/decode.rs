@@ -134,9 +134,21 @@ fn identity<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<RobotIden
     let production_date = production_date(r, ctx)?;
     let parameters_path = Path::new("parameters");
     let parameters = match tagged(r, ctx, parameters_path, TagNumber::N0, true)? {
-        Some(header) => r.read_nested(header.length, |r| {
-            list(r, ctx, parameters_path, |r, c, p| parameter(r, c, p))
-        })?,
+        Some(header) => {
+            let list = r.read_nested(header.length, |r| {
+                list(r, ctx, parameters_path, |r, c, p| parameter(r, c, p))
+            })?;
+            // Present means 1 to 64 entries; no parameters is the field
+            // left out. Said here, or the empty list reads as "absent" and
+            // is reported later as a missing parameter.
+            if list.is_empty() {
+                return Err(ctx.refuse(IdentityError::Invalid {
+                    field: "parameters".into(),
+                    rule: "an empty list; without parameters the field is left out".into(),
+                }));
+            }
+            list
+        }
         None => Vec::new(),
     };
     let components_path = Path::new("components");
@@ -272,10 +284,31 @@ fn parameter<'r, R: Reader<'r>>(
     path: Path,
 ) -> der::Result<TechnicalParameter> {
     let name = utf8(r, ctx, path.dot("name"))?;
-    let value = field(r, ctx, path.dot("value"))?;
+    let value = integer(r, ctx, path.dot("value"))?;
     let unit = utf8(r, ctx, path.dot("unit"))?;
     ctx.enter(path);
     Ok(TechnicalParameter { name, value, unit })
+}
+
+/// A parameter's INTEGER value: canonical DER, and within 64 bits, which
+/// is said as such (`der` calls a longer one "not canonically encoded").
+fn integer<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: Path) -> der::Result<i64> {
+    let int: der::asn1::IntRef<'r> = field(r, ctx, path)?;
+    let bytes = int.as_bytes();
+    if bytes.len() > 8 {
+        return Err(ctx.refuse(IdentityError::Invalid {
+            field: path.to_string(),
+            rule: format!(
+                "an integer of {} octets is outside the 64-bit range of parameter values",
+                bytes.len()
+            ),
+        }));
+    }
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    let start: i64 = if negative { -1 } else { 0 };
+    Ok(bytes
+        .iter()
+        .fold(start, |v, b| v.wrapping_shl(8) | i64::from(*b)))
 }
 
 fn component<'r, R: Reader<'r>>(r: &mut R, ctx: &mut Ctx, path: Path) -> der::Result<KeyComponent> {

@@ -404,3 +404,60 @@ fn the_day_after_issuance_is_the_latest_production_date() {
     let far = der::DateTime::new(9999, 12, 31, 0, 0, 0).unwrap();
     assert!(check_production_date_at(&far, at).is_err());
 }
+
+/// `minimal()` with a `[0]` parameters block of `entries` (DER each)
+/// inserted after the production date.
+fn with_parameters_block(entries: &[Vec<u8>]) -> Vec<u8> {
+    let der = raw(&minimal());
+    let body = &der[body_offset(&der)..];
+    let at = body
+        .windows(15)
+        .position(|w| w == b"20261120000000Z")
+        .unwrap()
+        + 15;
+    let content: Vec<u8> = entries.concat();
+    let mut block = vec![0xa0, u8::try_from(content.len()).unwrap()];
+    block.extend(content);
+    let mut new_body = body[..at].to_vec();
+    new_body.extend(block);
+    new_body.extend_from_slice(&body[at..]);
+    sequence(&new_body)
+}
+
+fn parameter_der(value: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x0c, 9];
+    body.extend(b"height_mm");
+    body.extend([0x02, u8::try_from(value.len()).unwrap()]);
+    body.extend(value);
+    body.extend([0x0c, 2, b'm', b'm']);
+    sequence(&body)
+}
+
+/// An integer beyond 64 bits is said to be out of range, not "not
+/// canonically encoded"; an empty parameter list is said to be empty, not
+/// left to be reported as a missing parameter.
+#[test]
+fn parameter_values_beyond_64_bits_and_empty_lists_are_named() {
+    // The block itself decodes with a value that fits.
+    let ok =
+        RobotIdentity::from_der(&with_parameters_block(&[parameter_der(&[0x06, 0x72])])).unwrap();
+    assert_eq!(ok.parameters[0].value, 1650);
+    let negative =
+        RobotIdentity::from_der(&with_parameters_block(&[parameter_der(&[0xff, 0x38])])).unwrap();
+    assert_eq!(negative.parameters[0].value, -200);
+    let max = RobotIdentity::from_der(&with_parameters_block(&[parameter_der(&[
+        0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ])]))
+    .unwrap();
+    assert_eq!(max.parameters[0].value, i64::MAX);
+
+    let big = [0x01, 0, 0, 0, 0, 0, 0, 0, 0];
+    let e = err(&with_parameters_block(&[parameter_der(&big)]));
+    assert_eq!(field_of(&e), "parameters[0].value", "{e}");
+    assert!(e.to_string().contains("64-bit range"), "{e}");
+    assert!(!e.to_string().contains("canonical"), "{e}");
+
+    let e = err(&with_parameters_block(&[]));
+    assert_eq!(field_of(&e), "parameters", "{e}");
+    assert!(e.to_string().contains("empty list"), "{e}");
+}
