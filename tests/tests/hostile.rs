@@ -470,3 +470,65 @@ fn statuses_of_empty_batches_huge_bodies_and_unreadable_paths() {
     );
     assert_eq!(response.bytes().unwrap().as_ref(), b"\x30\x03\x0a\x01\x01");
 }
+
+/// `robotid submit --batch`: the good CSRs are issued, DER ones included,
+/// and each file that cannot be read is named (one unreadable file aborted
+/// the whole batch with nothing submitted, and DER was refused).
+#[test]
+fn a_batch_issues_the_good_csrs_and_names_each_bad_file() {
+    use rustls_pki_types::pem::PemObject;
+    let s = Setup::new(None);
+    let batch = s.path().join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    let pem = s.csr("UBX", "WK5", "00000021", "k21.key");
+    std::fs::copy(&pem, batch.join("a-pem.csr")).unwrap();
+    let der = rustls_pki_types::CertificateSigningRequestDer::from_pem_file(
+        s.csr("UBX", "WK5", "00000022", "k22.key"),
+    )
+    .unwrap();
+    std::fs::write(batch.join("b-der.csr"), der.as_ref()).unwrap();
+    std::os::unix::fs::symlink(batch.join("nowhere"), batch.join("c-dangling.csr")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(batch.join("d-fifo.csr"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::create_dir(batch.join("e-folder.csr")).unwrap();
+    let out = s
+        .robotid(
+            &[
+                "submit",
+                "--batch",
+                &batch.display().to_string(),
+                "--out-dir",
+                "certs",
+            ],
+            "ubx",
+        )
+        .expect_code(1);
+    assert!(
+        out.stdout.contains(
+            "5 CSRs: 2 issued, 0 already issued (same certificate), 0 refused, 3 unreadable"
+        ),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    for (name, says) in [
+        ("c-dangling.csr", "No such file"),
+        ("d-fifo.csr", "a FIFO"),
+        ("e-folder.csr", "a directory"),
+    ] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains(name) && l.contains(says)),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+    assert!(s.path().join("certs/a-pem.pem").exists());
+    assert!(s.path().join("certs/b-der.pem").exists());
+}
