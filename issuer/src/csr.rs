@@ -122,7 +122,11 @@ pub fn decode_pem_or_der(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
     if bytes.len() > 2 * MAX_CSR_BYTES {
         return Err(CsrError::TooLarge { len: bytes.len() });
     }
-    let der = if bytes.first() == Some(&0x30) {
+    // DER is one SEQUENCE filling the input (or, BER, starts like one and
+    // holds no PEM armour: the strict reading names it); text that merely
+    // starts with '0' (0x30) is PEM with explanatory text before it.
+    use robotid_verifier::input::{is_der, is_pem};
+    let der = if is_der(bytes) || (bytes.first() == Some(&0x30) && !is_pem(bytes)) {
         bytes.to_vec()
     } else {
         let blocks = pem::parse_many(bytes).map_err(|e| CsrError::Encoding(e.to_string()))?;

@@ -248,12 +248,19 @@ pub fn parse_components(
     components(path, file.components, read_file)
 }
 
-/// Hashes a component's file (its full path, checked to be inside the
-/// manifest's folder), or says why not.
-pub type FileReader<'a> = &'a dyn Fn(&Path) -> Result<ComponentDigest, String>;
+/// Hashes a component's file: called with the manifest's folder and the
+/// file's name as the manifest gives it (relative, no `..`: checked
+/// before), it says why not if it cannot.
+pub type FileReader<'a> = &'a dyn Fn(&Path, &Path) -> Result<ComponentDigest, String>;
+
+/// The [`FileReader`] of [`Manifest::load`]: the file `name` inside
+/// `folder` ([`reachable`]), hashed as a stream.
+pub fn hash_file(folder: &Path, name: &Path) -> Result<ComponentDigest, String> {
+    hash_regular(&reachable(folder, name)?)
+}
 
 /// SHA-256 of the regular file at `path`, read as a stream.
-pub fn hash_file(path: &Path) -> Result<ComponentDigest, String> {
+pub fn hash_regular(path: &Path) -> Result<ComponentDigest, String> {
     use std::io::Read;
     let mut file = crate::input::open_regular(path, crate::input::FileKind::Component)
         .map_err(|e| e.to_string())?;
@@ -281,10 +288,9 @@ fn read_text(path: &Path) -> Result<String, ManifestError> {
         })
 }
 
-/// `file` (as the manifest names it) under `base`, the manifest's folder,
-/// if the manifest may reach it: relative, no `..`, and inside `base` once
-/// symbolic links are resolved.
-fn reachable(base: &Path, file: &Path) -> Result<PathBuf, String> {
+/// The lexical half of what a manifest may reach: a relative path without
+/// `..`.
+fn relative_inside(file: &Path) -> Result<(), String> {
     use std::path::Component;
     if file.is_absolute() {
         return Err(format!(
@@ -301,6 +307,14 @@ fn reachable(base: &Path, file: &Path) -> Result<PathBuf, String> {
             file.display()
         ));
     }
+    Ok(())
+}
+
+/// `file` (as the manifest names it) under `base`, the manifest's folder,
+/// if the manifest may reach it: relative, no `..`, and inside `base` once
+/// symbolic links are resolved.
+pub fn reachable(base: &Path, file: &Path) -> Result<PathBuf, String> {
+    relative_inside(file)?;
     let full = base.join(file);
     let root = std::fs::canonicalize(if base.as_os_str().is_empty() {
         Path::new(".")
@@ -384,8 +398,8 @@ fn component(
     let mut digests = Vec::new();
     for (j, file) in c.files.iter().enumerate() {
         let at = || format!("components[{i}].files[{j}]");
-        let full = reachable(base, file).map_err(|e| field(at(), e))?;
-        digests.push(read_file(&full).map_err(|e| field(at(), e))?);
+        relative_inside(file).map_err(|e| field(at(), e))?;
+        digests.push(read_file(base, file).map_err(|e| field(at(), e))?);
     }
     for (j, text) in c.digests.iter().enumerate() {
         let digest: ComponentDigest =
