@@ -80,6 +80,35 @@ fn write_new(path: &Path, text: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
 }
 
+/// A re-issued certificate is checked as `robotid submit` checks its
+/// answers before it is written: it chains to the CA in the credentials
+/// folder's `ca.pem`, and carries the replacement CSR's key and robot ID.
+fn check_reissued(args: &HistoryRecord, cert: &str, chain: &str) -> Result<(), CliError> {
+    let Some(csr_path) = &args.csr else {
+        return Err(CliError::Refused(
+            "the server re-issued a certificate without a CSR being sent; nothing written".into(),
+        ));
+    };
+    let bytes = FileKind::Csr
+        .read(csr_path)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let csr = robotid_issuer::csr::decode_pem_or_der(&bytes)
+        .and_then(|der| robotid_issuer::csr::verify(&der))
+        .map_err(|e| CliError::Input(format!("{}: {e}", csr_path.display())))?;
+    let anchors = robotid_verifier::input::read_certificates(
+        &args
+            .server
+            .credentials()?
+            .join(crate::client::TRUST_ANCHORS),
+    )
+    .map_err(|e| CliError::Input(e.to_string()))?;
+    super::submit::check_answer(&csr, cert, chain, &anchors).map_err(|e| {
+        CliError::Refused(format!(
+            "the re-issued certificate is not the one asked for: {e}; nothing written"
+        ))
+    })
+}
+
 /// `robotid history record ROBOT_ID TYPE ...`
 pub fn record(args: &HistoryRecord) -> Result<(), CliError> {
     let path = robot_path(&args.robot_id)?;
@@ -98,6 +127,7 @@ pub fn record(args: &HistoryRecord) -> Result<(), CliError> {
     let answer: Recorded = client(&args.server)?.post_json(&path, &body)?;
     if let (Some(out), Some(cert)) = (&args.out, &answer.certificate_pem) {
         let chain = answer.chain_pem.clone().unwrap_or_default();
+        check_reissued(args, cert, &chain)?;
         write_new(out, &format!("{cert}{chain}"))?;
     }
     if args.json {
