@@ -532,3 +532,50 @@ fn a_batch_issues_the_good_csrs_and_names_each_bad_file() {
     assert!(s.path().join("certs/a-pem.pem").exists());
     assert!(s.path().join("certs/b-der.pem").exists());
 }
+
+/// An Ed448 credential CSR is refused as an unsupported key, naming the
+/// algorithm (it was reported as a bad signature). OpenSSL makes it.
+#[test]
+fn an_ed448_credential_is_an_unsupported_key() {
+    if !robotid_tests::tool_available("openssl", &["version"]) {
+        return;
+    }
+    let s = Setup::new(None);
+    robotid_tests::run_in(
+        s.path(),
+        "openssl",
+        &["genpkey", "-algorithm", "ed448", "-out", "ed448.key"],
+    )
+    .expect_code(0);
+    robotid_tests::run_in(
+        s.path(),
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-key",
+            "ed448.key",
+            "-subj",
+            "/CN=ed448",
+            "-out",
+            "ed448.csr",
+        ],
+    )
+    .expect_code(0);
+    let credential_csr = std::fs::read_to_string(s.path().join("ed448.csr")).unwrap();
+    let response = https(&s.server, Some(&s.creds("operator")))
+        .post(format!("{}/api/v1/manufacturers", s.server.api))
+        .json(&json!({
+            "code": "EDX", "name": "Ed448 Ltd", "country": "DE",
+            "credential_csr": credential_csr,
+        }))
+        .send()
+        .unwrap();
+    let (status, p) = problem(response);
+    assert_eq!(
+        (status, p["rule"].as_str(), p["field"].as_str()),
+        (400, Some("csr.key_algorithm"), Some("credential_csr")),
+        "{p}"
+    );
+    assert!(p["detail"].as_str().unwrap().contains("1.3.101.113"), "{p}");
+}

@@ -487,6 +487,25 @@ files = ["FILE"]
         }
     }
 
+    /// The production date follows the profile: from 2000-01-01 to
+    /// tomorrow (UTC); years up to 9999 were accepted.
+    #[test]
+    fn the_production_date_is_from_2000_to_tomorrow() {
+        let today = time::OffsetDateTime::now_utc().date();
+        let tomorrow = today.next_day().unwrap();
+        assert_eq!(parse_date(&today.to_string()), Ok(today));
+        assert_eq!(parse_date(&tomorrow.to_string()), Ok(tomorrow));
+        for bad in [
+            tomorrow.next_day().unwrap().to_string(),
+            "2099-01-01".into(),
+            "9999-12-31".into(),
+            "1999-12-31".into(),
+        ] {
+            let e = parse_date(&bad).unwrap_err();
+            assert!(e.contains("identity.production_date"), "{bad}: {e}");
+        }
+    }
+
     /// A manifest that is a device or too large is refused by name.
     #[test]
     fn the_manifest_itself_is_bounded() {
