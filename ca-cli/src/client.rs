@@ -1,11 +1,25 @@
 //! The HTTPS client for `--server` commands: mutual TLS with the
 //! credentials folder (client.pem, client.key, ca.pem), problem documents
 //! turned into messages that name the rule, field and value.
+//!
+//! A server's answer is outside input, and the client bounds it
+//! (decision 0025, README "Limits"):
+//!
+//! - no redirect is followed: a 3xx answer is an error naming where it
+//!   pointed (a redirect from https to http would otherwise carry the CSR
+//!   in the clear, and the public endpoints have no reason to redirect);
+//! - [`CONNECT_TIMEOUT`] to connect, [`READ_TIMEOUT`] for the answer to
+//!   start and for each read of its body, [`TOTAL_TIMEOUT`] for the whole
+//!   exchange, body included;
+//! - at most [`MAX_ANSWER_BYTES`] of a successful answer and
+//!   [`MAX_PROBLEM_BYTES`] of a refusal are read; a longer one is an error,
+//!   not buffered until memory runs out.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use robotid_verifier::input::FileKind;
 use robotid_wire::ProblemDocument;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -13,6 +27,20 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::CliError;
+
+/// Longest wait for a TCP and TLS connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the answer to start, and for each read of its body.
+/// A batch of 10,000 CSRs is answered in seconds (docs/benchmarks.md); two
+/// minutes leaves a loaded server room.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest whole exchange, answer body included.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Largest successful answer read: a batch answer of 10,000 certificates
+/// is about 25 MiB, a bulk status answer of 100,000 IDs about 15 MiB.
+pub const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest refusal (problem document or error text) read.
+pub const MAX_PROBLEM_BYTES: u64 = 1024 * 1024;
 
 /// The client certificate and its chain, in a credentials folder.
 pub const CLIENT_CERT: &str = "client.pem";
@@ -54,6 +82,11 @@ fn file_error(path: &Path, e: impl std::fmt::Display) -> TlsError {
     }
 }
 
+/// A credential or anchor file, bounded and regular (see `FileKind`).
+fn read(kind: FileKind, path: &Path) -> Result<Vec<u8>, TlsError> {
+    kind.read_io(path).map_err(|e| file_error(path, e))
+}
+
 /// The one TLS setup of every client of the CA's API (this CLI, the
 /// end-to-end tests, the benchmarks): rustls with ring, trusting the
 /// certificates in the PEM file `anchors`, and presenting the credential in
@@ -69,18 +102,19 @@ pub fn tls_config(
         Some(dir) => {
             let cert_path = dir.join(CLIENT_CERT);
             let key_path = dir.join(CLIENT_KEY);
-            let chain = CertificateDer::pem_file_iter(&cert_path)
-                .map_err(|e| file_error(&cert_path, e))?
+            let cert_pem = read(FileKind::Certificate, &cert_path)?;
+            let chain = CertificateDer::pem_slice_iter(&cert_pem)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| file_error(&cert_path, e))?;
-            let key =
-                PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_error(&key_path, e))?;
+            let key = PrivateKeyDer::from_pem_slice(&read(FileKind::Key, &key_path)?)
+                .map_err(|e| file_error(&key_path, e))?;
             Some((cert_path, chain, key))
         }
         None => None,
     };
     let mut roots = rustls::RootCertStore::empty();
-    for anchor in CertificateDer::pem_file_iter(anchors).map_err(|e| file_error(anchors, e))? {
+    let anchors_pem = read(FileKind::TrustAnchors, anchors)?;
+    for anchor in CertificateDer::pem_slice_iter(&anchors_pem) {
         roots
             .add(anchor.map_err(|e| file_error(anchors, e))?)
             .map_err(|e| file_error(anchors, e))?;
@@ -120,6 +154,60 @@ pub fn describe(problem: &ProblemDocument) -> String {
     text
 }
 
+/// The client settings every connection shares: no redirects, the
+/// timeouts above. (reqwest's blocking `timeout` bounds the wait for the
+/// answer to start and each read of its body; [`read_bounded`] adds the
+/// total.)
+fn builder() -> reqwest::blocking::ClientBuilder {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(READ_TIMEOUT)
+}
+
+/// Why an answer's body was not read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// Longer than allowed.
+    #[error("the answer is longer than {limit} bytes; not read further")]
+    TooLong {
+        /// The limit.
+        limit: u64,
+    },
+    /// The whole exchange took too long.
+    #[error("the answer took longer than {} s in all; given up", TOTAL_TIMEOUT.as_secs())]
+    TooSlow,
+    /// The connection failed or a read timed out.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads `body` up to `limit` bytes, before `deadline`.
+pub fn read_bounded(
+    mut body: impl std::io::Read,
+    limit: u64,
+    deadline: Instant,
+) -> Result<Vec<u8>, AnswerError> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if Instant::now() > deadline {
+            return Err(AnswerError::TooSlow);
+        }
+        let n = match body.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let total = u64::try_from(out.len() + n).unwrap_or(u64::MAX);
+        if total > limit {
+            return Err(AnswerError::TooLong { limit });
+        }
+        out.extend_from_slice(buf.get(..n).unwrap_or_default());
+    }
+}
+
 /// A connection to the CA server.
 pub struct Client {
     http: reqwest::blocking::Client,
@@ -136,9 +224,8 @@ impl Client {
         }
         let mut tls = mutual_tls(dir)?;
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let http = reqwest::blocking::Client::builder()
+        let http = builder()
             .tls_backend_preconfigured(tls)
-            .timeout(Duration::from_secs(600))
             .build()
             .map_err(|e| TlsError::Http(e.to_string()))?;
         Ok(Self {
@@ -157,14 +244,18 @@ impl Client {
         // reqwest wants a TLS provider even for plain HTTP; ring, as for
         // the API. Installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(600))
+        let http = builder()
             .build()
             .map_err(|e| TlsError::Http(e.to_string()))?;
         Ok(Self {
             http,
             base: server.trim_end_matches('/').to_owned(),
         })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// Whether this client talks to the mutual-TLS API.
@@ -176,12 +267,28 @@ impl Client {
         &self,
         response: reqwest::Result<reqwest::blocking::Response>,
     ) -> Result<R, CliError> {
+        let started = Instant::now();
         let response = response.map_err(|e| {
             CliError::Refused(format!("cannot reach the CA server at {}: {e}", self.base))
         })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            return Err(CliError::Refused(format!(
+                "the CA server at {} answered {status} redirecting to {to:?}; redirects are not followed (give the server's own URL)",
+                self.base
+            )));
+        }
+        let limit = if status.is_success() {
+            MAX_ANSWER_BYTES
+        } else {
+            MAX_PROBLEM_BYTES
+        };
+        let bytes = read_bounded(response, limit, started + TOTAL_TIMEOUT)
             .map_err(|e| CliError::Refused(format!("reading the answer of {}: {e}", self.base)))?;
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|e| {

@@ -14,6 +14,14 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The message as it may be written to a terminal: a message quotes
+    /// servers' answers, file contents and certificate fields, so every
+    /// character the text policy refuses is escaped and a long message is
+    /// cut (`robotid_verifier::text::terminal`).
+    pub fn for_terminal(&self) -> String {
+        robotid_verifier::text::terminal(&self.to_string()).into_owned()
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> ExitCode {
         match self {
@@ -46,5 +54,28 @@ impl From<robotid_issuer::ceremony::CeremonyError> for CliError {
 impl From<robotid_verifier::manifest::ManifestError> for CliError {
     fn from(e: robotid_verifier::manifest::ManifestError) -> Self {
         Self::Input(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message quoting a server's 100 KB problem detail full of escape
+    /// sequences reaches the terminal escaped and cut (it was printed raw
+    /// and whole).
+    #[test]
+    fn a_message_is_escaped_and_cut_for_the_terminal() {
+        let detail = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}".repeat(10_000);
+        let shown = CliError::Refused(format!("refused (400 csr.der): {detail}")).for_terminal();
+        assert!(
+            !shown
+                .chars()
+                .any(|c| robotid_verifier::text::refused(c).is_some()),
+            "{shown}"
+        );
+        assert!(shown.starts_with("refused (400 csr.der): \\u{1b}]0;owned\\u{7}"));
+        assert!(shown.chars().count() < 2_100, "{}", shown.len());
+        assert!(shown.ends_with("more characters not shown)"), "{shown}");
     }
 }

@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
     match robotid_cli::commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("robotid: {e}");
+            eprintln!("robotid: {}", e.for_terminal());
             e.exit_code()
         }
     }

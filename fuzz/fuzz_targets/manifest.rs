@@ -1,20 +1,28 @@
 //! Identity manifests (`robotid csr new`) and measured-components files
 //! (`robotid-verify --components`), TOML. Component files are not read
-//! from disk: each "file" reads as its own name, or fails if the name
-//! contains "missing".
+//! from disk: each "file" hashes as its own name, or fails if the name
+//! contains "missing". A name the manifest may not reach (absolute, `..`)
+//! never gets here.
 #![no_main]
 
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
+use robotid_verifier::identity::{ComponentDigest, DigestAlgorithm};
 use robotid_verifier::manifest::{self, Manifest};
 
-fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let name = path.to_string_lossy();
-    if name.contains("missing") {
-        return Err(std::io::ErrorKind::NotFound.into());
+fn read_file(folder: &Path, name: &Path) -> Result<ComponentDigest, String> {
+    assert!(
+        name.is_relative() && !name.components().any(|c| c.as_os_str() == ".."),
+        "a name the manifest may not reach was read: {}",
+        name.display()
+    );
+    let full = folder.join(name);
+    let text = full.to_string_lossy();
+    if text.contains("missing") {
+        return Err(format!("{text}: not found"));
     }
-    Ok(name.into_owned().into_bytes())
+    Ok(DigestAlgorithm::Sha256.digest(text.as_bytes()))
 }
 
 fuzz_target!(|data: &[u8]| {

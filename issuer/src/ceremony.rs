@@ -136,7 +136,13 @@ impl CaConfig {
     /// Checks the settings.
     pub fn check(&self) -> Result<(), CeremonyError> {
         let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        if let Err(e) = robotid_verifier::text::check(name) {
+            return Err(CeremonyError::Setting {
+                field: "--name",
+                rule: e.to_string(),
+            });
+        }
+        if name.is_empty() || name.chars().count() > 64 {
             return Err(CeremonyError::Setting {
                 field: "--name",
                 rule: format!("{:?} must be 1..=64 printable characters", self.name),

@@ -1,13 +1,18 @@
 //! CSR intake: parse a PKCS#10 request with x509-parser (rcgen's own parser
 //! refuses unknown extensions such as ours), check its signature — the
 //! robot's proof that it holds the key — and decode its `RobotIdentity`.
+//!
+//! A CA signs what it reads, so it reads strictly (decision 0025): exactly
+//! one PEM block; DER only (the `der` crate's decoder of `x509-cert`'s
+//! `CertReq` refuses BER: non-minimal lengths, indefinite lengths, unsorted
+//! SETs); PKCS#10 version 0 (v1) only; exactly one extensionRequest
+//! attribute holding exactly one value; no extension twice in it, so
+//! exactly one `RobotIdentity`. Each refusal has its own rule.
 
 use robotid_verifier::identity::{IdentityError, RobotIdentity};
 use robotid_verifier::oid;
 use robotid_verifier::profile::{KeyAlgorithm, x509_oid};
 use robotid_verifier::rule::Rule;
-use rustls_pki_types::CertificateSigningRequestDer;
-use rustls_pki_types::pem::PemObject;
 use x509_parser::cri_attributes::ParsedCriAttribute;
 use x509_parser::prelude::{FromDer, X509CertificationRequest};
 
@@ -34,6 +39,28 @@ pub enum CsrError {
     /// Bytes after the request.
     #[error("CSR has {0} bytes of trailing data")]
     TrailingData(usize),
+    /// More than one PEM block, or a block of another kind.
+    #[error("CSR PEM: {0}")]
+    PemBlocks(String),
+    /// BER where DER is required.
+    #[error(
+        "CSR is not DER (distinguished encoding): {0}; re-encode it (e.g. `openssl req -outform DER`)"
+    )]
+    NotDer(String),
+    /// A PKCS#10 version other than v1 (0).
+    #[error("CSR version is {0}; PKCS#10 defines only version 0 (v1)")]
+    Version(u32),
+    /// The extensionRequest attribute is repeated, or holds other than one value.
+    #[error("CSR extensionRequest: {0}")]
+    ExtensionRequest(String),
+    /// An extension appears twice in the extensionRequest.
+    #[error("CSR extensionRequest holds extension {oid} {count} times; each at most once")]
+    ExtensionRepeated {
+        /// The extension's OID.
+        oid: String,
+        /// How many times.
+        count: usize,
+    },
     /// The signature does not verify with the request's own key.
     #[error("CSR signature does not verify with its public key (no proof of possession): {0}")]
     Signature(String),
@@ -54,11 +81,20 @@ impl CsrError {
         match self {
             Self::TooLarge { .. } => Rule::CsrSize,
             Self::Encoding(_) => Rule::CsrEncoding,
-            Self::Malformed(_) | Self::TrailingData(_) => Rule::CsrDer,
+            Self::Malformed(_) | Self::TrailingData(_) | Self::NotDer(_) => Rule::CsrDer,
+            Self::PemBlocks(_) => Rule::CsrPem,
+            Self::Version(_) => Rule::CsrVersion,
+            Self::ExtensionRequest(_) => Rule::CsrExtensionRequest,
+            Self::ExtensionRepeated { oid, .. }
+                if *oid == oid::ID_PE_ROBOT_IDENTITY.to_string() =>
+            {
+                Rule::CsrIdentityRepeated
+            }
+            Self::ExtensionRepeated { .. } => Rule::CsrExtensionRepeated,
             Self::Signature(_) => Rule::CsrSignature,
             Self::UnsupportedKey(_) => Rule::CsrKeyAlgorithm,
             Self::MissingIdentity => Rule::CsrIdentityMissing,
-            Self::Identity(_) => Rule::CsrIdentity,
+            Self::Identity(e) => e.rule(),
         }
     }
 }
@@ -77,18 +113,43 @@ pub struct VerifiedCsr {
     pub der: Vec<u8>,
 }
 
-/// The DER of a CSR given as PEM or DER.
+/// The PEM label of a CSR (RFC 7468).
+const PEM_LABEL: &str = "CERTIFICATE REQUEST";
+
+/// The DER of a CSR given as PEM (exactly one `CERTIFICATE REQUEST`
+/// block; explanatory text around it is allowed, RFC 7468) or DER.
 pub fn decode_pem_or_der(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
     if bytes.len() > 2 * MAX_CSR_BYTES {
         return Err(CsrError::TooLarge { len: bytes.len() });
     }
-    let der = if bytes.first() == Some(&0x30) {
+    // DER is one SEQUENCE filling the input (or, BER, starts like one and
+    // holds no PEM armour: the strict reading names it); text that merely
+    // starts with '0' (0x30) is PEM with explanatory text before it.
+    use robotid_verifier::input::{is_der, is_pem};
+    let der = if is_der(bytes) || (bytes.first() == Some(&0x30) && !is_pem(bytes)) {
         bytes.to_vec()
     } else {
-        CertificateSigningRequestDer::from_pem_slice(bytes)
-            .map_err(|e| CsrError::Encoding(e.to_string()))?
-            .as_ref()
-            .to_vec()
+        let blocks = pem::parse_many(bytes).map_err(|e| CsrError::Encoding(e.to_string()))?;
+        match blocks.as_slice() {
+            [] => {
+                return Err(CsrError::Encoding(format!(
+                    "no PEM block ({PEM_LABEL}) and not DER"
+                )));
+            }
+            [one] if one.tag() == PEM_LABEL => one.contents().to_vec(),
+            [one] => {
+                return Err(CsrError::PemBlocks(format!(
+                    "the block is {:?}, not {PEM_LABEL:?}",
+                    robotid_verifier::text::terminal_cut(one.tag(), 64)
+                )));
+            }
+            many => {
+                return Err(CsrError::PemBlocks(format!(
+                    "{} PEM blocks; a CSR file holds exactly one (send several CSRs as a batch)",
+                    many.len()
+                )));
+            }
+        }
     };
     if der.len() > MAX_CSR_BYTES {
         return Err(CsrError::TooLarge { len: der.len() });
@@ -107,6 +168,7 @@ pub fn verify(der: &[u8]) -> Result<VerifiedCsr, CsrError> {
         return Err(CsrError::TrailingData(rest.len()));
     }
     let info = &csr.certification_request_info;
+    strict(der)?;
     let key_algorithm = KeyAlgorithm::of_spki(&info.subject_pki).ok_or_else(|| {
         CsrError::UnsupportedKey(info.subject_pki.algorithm.algorithm.to_id_string())
     })?;
@@ -129,6 +191,75 @@ pub fn verify(der: &[u8]) -> Result<VerifiedCsr, CsrError> {
         key_algorithm,
         der: der.to_vec(),
     })
+}
+
+/// The encoding of any CSR the CA reads (robots' and credentials'): a
+/// PKCS#10 v1 request in DER. Returns the request as read.
+pub fn strict_der(der: &[u8]) -> Result<x509_cert::request::CertReq, CsrError> {
+    use der::Decode;
+    let (rest, csr) =
+        X509CertificationRequest::from_der(der).map_err(|e| CsrError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(CsrError::TrailingData(rest.len()));
+    }
+    // The version before strict decoding, so a v2 request is named as
+    // such rather than as malformed.
+    let version = csr.certification_request_info.version.0;
+    if version != 0 {
+        return Err(CsrError::Version(version));
+    }
+    // x509-parser, which reads BER, has read the request already, so what
+    // the strict decoder refuses here is the encoding: a non-minimal or
+    // indefinite length, an unsorted SET, a non-canonical value.
+    x509_cert::request::CertReq::from_der(der).map_err(|e| CsrError::NotDer(e.to_string()))
+}
+
+/// The strict reading of a robot's request `der`: [`strict_der`], one
+/// extensionRequest with one value, no extension in it twice.
+fn strict(der: &[u8]) -> Result<(), CsrError> {
+    let request = strict_der(der)?;
+    let ext_req = const_oid::db::rfc5912::ID_EXTENSION_REQ;
+    let requests: Vec<_> = request
+        .info
+        .attributes
+        .iter()
+        .filter(|a| a.oid == ext_req)
+        .collect();
+    let attribute = match requests.as_slice() {
+        [] => return Err(CsrError::MissingIdentity),
+        [one] => *one,
+        many => {
+            return Err(CsrError::ExtensionRequest(format!(
+                "{} extensionRequest attributes; exactly one is allowed",
+                many.len()
+            )));
+        }
+    };
+    let [value] = attribute.values.as_slice() else {
+        return Err(CsrError::ExtensionRequest(format!(
+            "the attribute holds {} values; exactly one (the Extensions) is allowed",
+            attribute.values.len()
+        )));
+    };
+    let extensions: Vec<x509_cert::ext::Extension> = value
+        .decode_as()
+        .map_err(|e| CsrError::ExtensionRequest(format!("its Extensions: {e}")))?;
+    for (i, ext) in extensions.iter().enumerate() {
+        if extensions[..i].iter().any(|e| e.extn_id == ext.extn_id) {
+            continue;
+        }
+        let count = extensions
+            .iter()
+            .filter(|e| e.extn_id == ext.extn_id)
+            .count();
+        if count > 1 {
+            return Err(CsrError::ExtensionRepeated {
+                oid: ext.extn_id.to_string(),
+                count,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Makes the CSR a robot sends: its key, a subject naming the robot ID, and

@@ -175,10 +175,12 @@ pub fn pkcs8_v1(key: &KeyPair) -> Result<Vec<u8>, String> {
 /// `EC PARAMETERS` block).
 pub fn read_key(path: &Path) -> Result<KeyPair, KeyError> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-        path: display.clone(),
-        source,
-    })?;
+    let text = robotid_verifier::input::FileKind::Key
+        .read_to_string_io(path)
+        .map_err(|source| KeyError::Io {
+            path: display.clone(),
+            source,
+        })?;
     let unusable = |reason: String| KeyError::Unusable {
         path: display.clone(),
         reason,

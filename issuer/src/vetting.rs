@@ -171,6 +171,20 @@ pub fn vet(
                 ),
             )
         })?;
+    // The production date against the time of vetting, which is the time
+    // of issuance give or take the seconds of one run (the certificate's
+    // notBefore is set by the signer moments later).
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    robotid_verifier::identity::check_production_date_at(&id.production_date, now).map_err(
+        |e| {
+            refuse(
+                Rule::IdentityProductionDate,
+                "production_date",
+                id.production_date,
+                e.to_string(),
+            )
+        },
+    )?;
     check_parameters(id, &model.rules)?;
     check_components(id, &model.rules)?;
     let identity = RobotIdentity {
@@ -182,12 +196,13 @@ pub fn vet(
         ..id.clone()
     };
     identity.validate().map_err(|e| {
-        refuse(
-            Rule::IdentityProfile,
-            "identity",
-            &id.robot_id,
-            e.to_string(),
-        )
+        // The registry's name for the manufacturer enters the identity
+        // here; a text policy refusal keeps its own rule.
+        let rule = match e {
+            robotid_verifier::identity::IdentityError::Text { .. } => e.rule(),
+            _ => Rule::IdentityProfile,
+        };
+        refuse(rule, e.field(), &id.robot_id, e.to_string())
     })?;
     Ok(VettedRequest {
         identity,

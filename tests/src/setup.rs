@@ -188,11 +188,10 @@ impl Setup {
             edit(std::fs::read_to_string(repo_root().join("examples/wk5/manifest.toml")).unwrap());
         let manifest = example
             .replace("UBX-WK5-00001234-I", id.as_str())
-            .replace("model = \"WK5\"", &format!("model = \"{model}\""))
-            .replace(
-                "firmware/",
-                &format!("{}/", repo_root().join("examples/wk5/firmware").display()),
-            );
+            .replace("model = \"WK5\"", &format!("model = \"{model}\""));
+        // A manifest reaches only files inside its folder: the example's
+        // firmware is copied beside it.
+        copy_example_firmware(self.path());
         let m = self.path().join(format!("{id}.toml"));
         std::fs::write(&m, manifest).unwrap();
         let key = self.path().join(key_name);
@@ -220,6 +219,19 @@ impl Setup {
         )
         .expect_code(0);
         csr
+    }
+}
+
+/// Copies the example's `firmware/` folder into `dir`, once.
+pub fn copy_example_firmware(dir: &Path) {
+    let to = dir.join("firmware");
+    if to.exists() {
+        return;
+    }
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(repo_root().join("examples/wk5/firmware")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
 

@@ -538,9 +538,10 @@ fn every_refusal_of_the_state_machine_names_state_and_rule() {
         ev("sold", json!({"owner": "X"})),
     )
     .unwrap();
+    // The field at fault is named (issue 22).
     assert_eq!(
         (status, p["rule"].as_str(), p["field"].as_str()),
-        (400, Some("lifecycle.details"), Some("details")),
+        (400, Some("lifecycle.details"), Some("details.owner")),
         "{p}"
     );
     let out = record(&s, "ubx", &id, "sold", &["--detail", "no-equals-sign"]).expect_code(2);

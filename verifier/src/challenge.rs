@@ -401,10 +401,12 @@ impl SigningKey {
 }
 
 fn read(path: &Path) -> Result<String, ChallengeError> {
-    std::fs::read_to_string(path).map_err(|source| ChallengeError::Io {
-        path: path.display().to_string(),
-        source,
-    })
+    crate::input::FileKind::Challenge
+        .read_to_string_io(path)
+        .map_err(|source| ChallengeError::Io {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(

@@ -165,7 +165,10 @@ pub fn read(der: &[u8]) -> Option<Conforming<'_>> {
         && ext.aia_ca_issuers
         && ext.crl_uris.iter().any(|u| u.starts_with("http://"))
         && ext.policies.contains(&market_entry);
-    if !(serial_ok && names_ok && extensions_ok && not_before < not_after) {
+    // The production-date rule the profile checks against notBefore.
+    let dated_ok =
+        crate::identity::check_production_date_at(&identity.production_date, not_before).is_ok();
+    if !(serial_ok && names_ok && extensions_ok && dated_ok && not_before < not_after) {
         return None;
     }
     Some(Conforming {

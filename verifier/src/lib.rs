@@ -24,3 +24,4 @@ pub mod robot_id;
 pub mod rule;
 pub mod rules;
 pub mod states;
+pub mod text;

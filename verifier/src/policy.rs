@@ -157,7 +157,7 @@ impl Policy {
                 ),
             ));
         }
-        if file.name.trim().is_empty() || file.name.chars().any(char::is_control) {
+        if file.name.trim().is_empty() || crate::text::check(&file.name).is_err() {
             return Err(field(
                 "name".into(),
                 "must be printable and not empty".into(),
@@ -248,10 +248,12 @@ impl Policy {
     /// Reads a policy file.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: origin.clone(),
-            source,
-        })?;
+        let text = crate::input::FileKind::Policy
+            .read_to_string_io(path)
+            .map_err(|source| PolicyError::Read {
+                path: origin.clone(),
+                source,
+            })?;
         Self::from_toml(&text, &origin)
     }
 

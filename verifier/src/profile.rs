@@ -189,6 +189,14 @@ pub fn analyse(cert: &X509Certificate<'_>) -> ProfileAnalysis {
     if let Some(id) = &identity {
         subject(cert, id, &mut v);
         san(cert, id, &mut v);
+        // Midnight UTC and the earliest date are checked when the identity
+        // is decoded; the day after issuance needs the certificate.
+        if let Err(e) = crate::identity::check_production_date_at(
+            &id.production_date,
+            cert.validity().not_before.timestamp(),
+        ) {
+            v.fail("identity.production_date", e.to_string());
+        }
     }
     structure(cert, &mut v);
     extensions(cert, &mut v);

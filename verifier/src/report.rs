@@ -259,9 +259,10 @@ fn line(out: &mut String, label: &str, value: &str) {
     let _ = writeln!(out, "{label:12} {}", printable(value));
 }
 
-/// `text` with control characters escaped, so nothing read from a
-/// certificate or a file name can move an inspector's cursor or rewrite
-/// what the terminal shows.
+/// `text` with every character the text policy refuses escaped and long
+/// text cut ([`crate::text::terminal`]), so nothing read from a
+/// certificate or a file name can move an inspector's cursor, rewrite or
+/// reorder what the terminal shows, or flood it.
 pub fn printable(text: &str) -> Printable<'_> {
     Printable(text)
 }
@@ -271,14 +272,7 @@ pub struct Printable<'a>(&'a str);
 
 impl fmt::Display for Printable<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                f.write_char(c)?;
-            }
-        }
-        Ok(())
+        f.write_str(&crate::text::terminal(self.0))
     }
 }
 

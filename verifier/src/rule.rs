@@ -82,6 +82,8 @@ catalogue! {
     RequestContentType = "request.content_type", UnsupportedMedia;
     /// The JSON body does not decode into the endpoint's request.
     RequestJson = "request.json", Malformed;
+    /// A path parameter cannot be read (bad percent-encoding, not UTF-8).
+    RequestPath = "request.path", Malformed;
     /// A query parameter is not one the endpoint takes.
     RequestQuery = "request.query", Malformed;
     /// No such endpoint.
@@ -90,8 +92,16 @@ catalogue! {
     RouteMethod = "route.method", Unacceptable;
     /// Too many enrollments: the manufacturer's rate is spent.
     RateEnrollment = "rate.enrollment", TooMany;
-    /// A batch holds 1 to the server's maximum of CSRs.
+    /// A batch holds at most the server's maximum of CSRs.
     BatchSize = "batch.size", TooLarge;
+    /// A batch holds at least one CSR.
+    BatchEmpty = "batch.empty", Malformed;
+
+    // Text from outside (verifier/src/text.rs), wherever it enters.
+    /// A text holds a control, format, separator, private-use or unassigned character.
+    TextCharacter = "text.character", Malformed;
+    /// A text is not in Unicode Normalization Form C.
+    TextNormalization = "text.normalization", Malformed;
 
     // Credentials and roles.
     /// No client certificate was presented.
@@ -118,8 +128,18 @@ catalogue! {
     CsrSize = "csr.size", Malformed;
     /// The CSR is neither PEM nor DER.
     CsrEncoding = "csr.encoding", Malformed;
-    /// The CSR's DER is malformed or has trailing data.
+    /// The CSR's DER is malformed, not DER (BER), or has trailing data.
     CsrDer = "csr.der", Malformed;
+    /// A PEM CSR holds exactly one `CERTIFICATE REQUEST` block.
+    CsrPem = "csr.pem", Malformed;
+    /// A CSR is PKCS#10 version 0 (v1).
+    CsrVersion = "csr.version", Malformed;
+    /// A CSR has exactly one extensionRequest attribute, with one value.
+    CsrExtensionRequest = "csr.extension_request", Malformed;
+    /// A CSR's extensionRequest holds no extension twice.
+    CsrExtensionRepeated = "csr.extension_repeated", Malformed;
+    /// A CSR carries exactly one RobotIdentity.
+    CsrIdentityRepeated = "csr.identity_repeated", Malformed;
     /// The CSR's signature (proof of possession) does not verify.
     CsrSignature = "csr.signature", Malformed;
     /// The CSR's key algorithm is not P-256, P-384 or Ed25519.
@@ -154,6 +174,9 @@ catalogue! {
     ParameterRequired = "parameter.required", Unacceptable;
     /// A component kind the model's rules require is missing.
     ComponentRequired = "component.required", Unacceptable;
+    /// The production date is not midnight UTC, is before the profile's
+    /// earliest date, or is after issuance plus one day.
+    IdentityProductionDate = "identity.production_date", Malformed;
     /// The identity cannot be encoded in the certificate profile.
     IdentityProfile = "identity.profile", Unacceptable;
     /// The prepared certificate breaks a lint of its profile.

@@ -87,10 +87,12 @@ impl ModelRules {
 
     /// Reads rules from a file.
     pub fn load(path: &Path) -> Result<Self, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::input::FileKind::Policy
+            .read_to_string_io(path)
+            .map_err(|source| RulesError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -115,10 +117,13 @@ impl ModelRules {
             }
         }
         for (i, kind) in self.components.required.iter().enumerate() {
-            if kind.is_empty() || kind.len() > 64 || kind.chars().any(char::is_control) {
+            if kind.is_empty() || kind.len() > 64 || crate::text::check(kind).is_err() {
                 return Err(field(
                     format!("components.required[{i}]"),
-                    format!("{kind:?} is not a component kind (1..=64 printable characters)"),
+                    format!(
+                        "{kind:?} is not a component kind (1..=64 characters, text policy {})",
+                        crate::rule::Rule::TextCharacter
+                    ),
                 ));
             }
         }

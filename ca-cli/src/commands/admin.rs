@@ -53,10 +53,13 @@ pub fn add_manufacturer(args: &ManufacturerAdd) -> Result<(), CliError> {
     )?;
     write("ca.pem", &response.ca_pem)?;
     println!(
-        "manufacturer {} registered; credential {} written to {} (client.pem, client.key, ca.pem)",
-        args.code,
-        response.serial,
-        out.display()
+        "{}",
+        robotid_verifier::text::terminal(&format!(
+            "manufacturer {} registered; credential {} written to {} (client.pem, client.key, ca.pem)",
+            args.code,
+            response.serial,
+            out.display()
+        ))
     );
     Ok(())
 }
@@ -64,8 +67,9 @@ pub fn add_manufacturer(args: &ManufacturerAdd) -> Result<(), CliError> {
 /// Registers a model type with the rules in `--rules`, checked here first.
 pub fn add_model(args: &ModelAdd) -> Result<(), CliError> {
     ModelRules::load(&args.rules).map_err(|e| CliError::Input(e.to_string()))?;
-    let rules = std::fs::read_to_string(&args.rules)
-        .map_err(|e| CliError::Input(format!("{}: {e}", args.rules.display())))?;
+    let rules = robotid_verifier::input::FileKind::Policy
+        .read_to_string(&args.rules)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let client = Client::new(&args.server.server, &args.server.credentials()?)?;
     let body = AddModel {
         model: args.model.clone(),
@@ -76,8 +80,11 @@ pub fn add_model(args: &ModelAdd) -> Result<(), CliError> {
         &body,
     )?;
     println!(
-        "model {} registered for manufacturer {}",
-        response.model, response.manufacturer
+        "{}",
+        robotid_verifier::text::terminal(&format!(
+            "model {} registered for manufacturer {}",
+            response.model, response.manufacturer
+        ))
     );
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `robotid history record | show | export`: a robot's lifecycle history.
 
+use robotid_verifier::input::FileKind;
 use std::path::Path;
 
 use robotid_wire::lifecycle::{HistoryView, RecordRequest, Recorded};
@@ -43,8 +44,9 @@ fn details(args: &HistoryRecord) -> Result<Value, CliError> {
         }
     }
     if let Some(path) = &args.csr {
-        let csr = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+        let csr = FileKind::Csr
+            .read_to_string(path)
+            .map_err(|e| CliError::Input(e.to_string()))?;
         map.insert("csr".into(), Value::String(csr));
     }
     if !args.components.is_empty() {
@@ -78,6 +80,35 @@ fn write_new(path: &Path, text: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
 }
 
+/// A re-issued certificate is checked as `robotid submit` checks its
+/// answers before it is written: it chains to the CA in the credentials
+/// folder's `ca.pem`, and carries the replacement CSR's key and robot ID.
+fn check_reissued(args: &HistoryRecord, cert: &str, chain: &str) -> Result<(), CliError> {
+    let Some(csr_path) = &args.csr else {
+        return Err(CliError::Refused(
+            "the server re-issued a certificate without a CSR being sent; nothing written".into(),
+        ));
+    };
+    let bytes = FileKind::Csr
+        .read(csr_path)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let csr = robotid_issuer::csr::decode_pem_or_der(&bytes)
+        .and_then(|der| robotid_issuer::csr::verify(&der))
+        .map_err(|e| CliError::Input(format!("{}: {e}", csr_path.display())))?;
+    let anchors = robotid_verifier::input::read_certificates(
+        &args
+            .server
+            .credentials()?
+            .join(crate::client::TRUST_ANCHORS),
+    )
+    .map_err(|e| CliError::Input(e.to_string()))?;
+    super::submit::check_answer(&csr, cert, chain, &anchors).map_err(|e| {
+        CliError::Refused(format!(
+            "the re-issued certificate is not the one asked for: {e}; nothing written"
+        ))
+    })
+}
+
 /// `robotid history record ROBOT_ID TYPE ...`
 pub fn record(args: &HistoryRecord) -> Result<(), CliError> {
     let path = robot_path(&args.robot_id)?;
@@ -96,6 +127,7 @@ pub fn record(args: &HistoryRecord) -> Result<(), CliError> {
     let answer: Recorded = client(&args.server)?.post_json(&path, &body)?;
     if let (Some(out), Some(cert)) = (&args.out, &answer.certificate_pem) {
         let chain = answer.chain_pem.clone().unwrap_or_default();
+        check_reissued(args, cert, &chain)?;
         write_new(out, &format!("{cert}{chain}"))?;
     }
     if args.json {
@@ -104,8 +136,11 @@ pub fn record(args: &HistoryRecord) -> Result<(), CliError> {
         println!("{text}");
     } else {
         println!(
-            "{}: event {} ({}) recorded; now {}",
-            answer.robot_id, answer.event.seq, answer.event.kind, answer.state
+            "{}",
+            printable(&format!(
+                "{}: event {} ({}) recorded; now {}",
+                answer.robot_id, answer.event.seq, answer.event.kind, answer.state
+            ))
         );
         if let Some(out) = &args.out {
             println!("re-issued certificate written to {}", out.display());
@@ -141,7 +176,8 @@ fn summary(details: &Value) -> String {
         .join("  ")
 }
 
-/// Escapes control characters, so nothing recorded can drive the terminal.
+/// Escapes what the text policy refuses and cuts long text, so nothing
+/// recorded can drive, reorder or flood the terminal.
 fn printable(text: &str) -> String {
     robotid_verifier::report::printable(text).to_string()
 }
@@ -157,18 +193,24 @@ pub fn show(args: &HistoryShow) -> Result<(), CliError> {
         return Ok(());
     }
     println!(
-        "{}  {} events  now {}",
-        printable(&history.robot_id),
-        history.events.len(),
-        history.state
+        "{}",
+        printable(&format!(
+            "{}  {} events  now {}",
+            history.robot_id,
+            history.events.len(),
+            history.state
+        ))
     );
     for e in &history.events {
         println!(
-            "{:>5}  {}  {:18}  {}",
-            e.seq,
-            e.at,
-            e.kind,
-            printable(&summary(&e.details))
+            "{}",
+            printable(&format!(
+                "{:>5}  {}  {:18}  {}",
+                e.seq,
+                e.at,
+                e.kind,
+                summary(&e.details)
+            ))
         );
         println!("{:>5}  {:20}  by {}", "", "", printable(&e.actor));
     }

@@ -19,7 +19,10 @@ pub fn check(args: &IdCheck) -> Result<(), CliError> {
             Ok(id) => println!("{id}: valid"),
             Err(e) => {
                 bad += 1;
-                println!("{text}: invalid: {e}");
+                println!(
+                    "{}",
+                    robotid_verifier::text::terminal(&format!("{text}: invalid: {e}"))
+                );
             }
         }
     }

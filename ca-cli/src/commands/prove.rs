@@ -10,8 +10,9 @@ use crate::output::write_file;
 
 pub fn run(args: &Prove) -> Result<(), CliError> {
     let challenge = Challenge::load(&args.challenge).map_err(|e| CliError::Input(e.to_string()))?;
-    let key = std::fs::read(&args.key)
-        .map_err(|e| CliError::Input(format!("{}: {e}", args.key.display())))?;
+    let key = robotid_verifier::input::FileKind::Key
+        .read(&args.key)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let response = challenge::respond(&key, &args.key.display().to_string(), &challenge)
         .map_err(|e| CliError::Input(e.to_string()))?;
     write_file(

@@ -13,20 +13,22 @@ fn report(r: &RevocationResponse) {
     } else {
         " (already so; nothing changed)"
     };
-    match r.status.as_str() {
-        "good" => println!(
+    let line = match r.status.as_str() {
+        "good" => format!(
             "{}: certificate {} released from hold; it is good again{already}",
             r.robot_id, r.serial
         ),
-        "on_hold" => println!(
+        "on_hold" => format!(
             "{}: certificate {} on hold since {}{already}",
             r.robot_id, r.serial, r.revoked_at
         ),
-        _ => println!(
+        _ => format!(
             "{}: certificate {} revoked ({}) since {}{already}",
             r.robot_id, r.serial, r.reason, r.revoked_at
         ),
-    }
+    };
+    // The server's words: escaped for the terminal.
+    println!("{}", robotid_verifier::text::terminal(&line));
 }
 
 /// Path segments are checked here so that a stray `/` or `?` cannot send

@@ -1,6 +1,7 @@
 //! `robotid status`: the standing of robots or certificates, for customs
 //! and distributors. Exit 0 when every ID is good, 1 when any is not.
 
+use robotid_verifier::text::terminal;
 use robotid_wire::status::{BulkRequest, BulkResponse};
 
 use crate::cli::Status;
@@ -14,8 +15,9 @@ fn ids(args: &Status) -> Result<Vec<String>, CliError> {
     let Some(path) = &args.file else {
         return Ok(args.ids.clone());
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    let text = robotid_verifier::input::FileKind::IdList
+        .read_to_string(path)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -75,7 +77,9 @@ pub fn run(args: &Status) -> Result<(), CliError> {
             if let Some(error) = &r.error {
                 line.push_str(&format!("  ({error})"));
             }
-            println!("{line}");
+            // Every part of the line is the server's, or the shipment
+            // file's: escaped for the terminal.
+            println!("{}", terminal(&line));
         }
         let good = results.iter().filter(|r| r.status == "good").count();
         eprintln!("{good} of {} good", results.len());

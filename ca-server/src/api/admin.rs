@@ -2,9 +2,10 @@
 //! enrollment credential) and model types, revoking credentials. The rules
 //! are the registration authority's (`ra/registration.rs`).
 
+use super::path::PathText;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use robotid_issuer::pem;
 
@@ -56,7 +57,7 @@ pub async fn add_manufacturer(
 pub async fn add_model(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    PathText(code): PathText,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ModelResponse>), Problem> {
@@ -80,7 +81,7 @@ pub async fn add_model(
 pub async fn revoke_credential(
     State(state): State<AppState>,
     caller: Caller,
-    Path(serial): Path<String>,
+    PathText(serial): PathText,
 ) -> Result<Json<RevokedCredential>, Problem> {
     let serial = state.ra.revoke_credential(&caller, &serial).await?;
     // This server stops trusting it at once, on open connections too.

@@ -8,16 +8,42 @@ use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
-pub async fn read(body: Body, limit: usize) -> Result<Bytes, Problem> {
+/// Whether the client declared a body longer than `limit` and waits for
+/// `100 Continue` before sending it. Such a request is refused before the
+/// body is read, so the client is told at once and sends nothing (hyper
+/// answers 100 only when the body is first read). A client that sends its
+/// body straight away is answered after `limit` bytes, as before: refusing
+/// it earlier would break its pipe mid-write before it read the answer.
+pub fn waits_to_send_too_much(headers: &HeaderMap, limit: usize) -> bool {
+    let expects = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    let declared: Option<u64> = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    expects && declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Rule::RequestSize,
+        format!("request body exceeds {limit} bytes"),
+    )
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with 413 (see
+/// [`waits_to_send_too_much`] for a body declared larger).
+pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+    if waits_to_send_too_much(headers, limit) {
+        return Err(too_large(limit));
+    }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let inner = e.into_inner();
         if inner.is::<http_body_util::LengthLimitError>() {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Rule::RequestSize,
-                format!("request body exceeds {limit} bytes"),
-            )
+            too_large(limit)
         } else {
             Problem::bad_request(
                 Rule::RequestBody,
@@ -68,11 +94,20 @@ pub async fn json<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, Problem> {
     require_media_type(headers, &["application/json"])?;
-    let bytes = read(body, limit).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Problem::bad_request(
+    let bytes = read(headers, body, limit).await?;
+    let mut reader = serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        let problem = Problem::bad_request(
             Rule::RequestJson,
             format!("the JSON body is not valid for this endpoint: {e}"),
-        )
+        );
+        // `.` is the whole body: no one field to name.
+        if path == "." {
+            problem
+        } else {
+            problem.at(path, "")
+        }
     })
 }

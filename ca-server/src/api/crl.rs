@@ -1,7 +1,8 @@
 //! The CRL endpoint: the current full CRL of the issuing CA, as the CRL
 //! publisher holds it.
 
-use axum::extract::{Path, State};
+use super::path::PathText;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robotid_verifier::rule::Rule;
@@ -16,7 +17,7 @@ use super::problem::Problem;
 /// tag, or a date at least as new).
 pub async fn get(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    PathText(file): PathText,
     request: HeaderMap,
 ) -> Result<Response, Problem> {
     let not_found = || {

@@ -70,7 +70,7 @@ pub async fn single(
     state.enroll_rate.check(code, 1)?;
     let reissue = reissue_flag(&uri)?;
     body::require_media_type(&headers, CSR_TYPES)?;
-    let bytes = body::read(body, state.limits.max_body).await?;
+    let bytes = body::read(&headers, body, state.limits.max_body).await?;
     let mut results = state
         .ra
         .enroll(&caller, vec![bytes.to_vec()], reissue)
@@ -101,7 +101,17 @@ pub async fn batch(
 ) -> Result<Json<BatchResponse>, Problem> {
     let code = caller.manufacturer()?;
     let request: BatchRequest = body::json(&headers, body, state.limits.max_body).await?;
-    if request.csrs.is_empty() || request.csrs.len() > state.limits.max_batch {
+    if request.csrs.is_empty() {
+        return Err(Problem::bad_request(
+            Rule::BatchEmpty,
+            format!(
+                "the batch holds no CSR; a batch holds 1 to {}",
+                state.limits.max_batch
+            ),
+        )
+        .at("csrs", "0"));
+    }
+    if request.csrs.len() > state.limits.max_batch {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             Rule::BatchSize,

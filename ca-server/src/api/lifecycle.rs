@@ -3,9 +3,10 @@
 //! may record what, and every rule of the details, is the registration
 //! authority's (`ra/lifecycle.rs`).
 
+use super::path::PathText;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use robotid_verifier::history::LifeState;
@@ -39,7 +40,7 @@ fn view(e: &LifecycleEvent) -> EventView {
 pub async fn record(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
@@ -81,7 +82,7 @@ fn state_after(events: &[LifecycleEvent]) -> String {
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<HistoryView>, Problem> {
     let (robot_id, events) = state.ra.history(&caller, &id).await?;
     Ok(Json(HistoryView {
@@ -95,7 +96,7 @@ pub async fn show(
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<Bundle>, Problem> {
     Ok(Json(state.ra.export_history(&caller, &id).await?))
 }

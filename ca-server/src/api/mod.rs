@@ -13,6 +13,7 @@ pub mod crl;
 pub mod enroll;
 pub mod lifecycle;
 pub mod ocsp;
+pub mod path;
 pub mod problem;
 pub mod rate;
 pub mod revoke;

@@ -3,6 +3,7 @@
 //! OCSP response, never an HTML or JSON error page.
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -119,8 +120,20 @@ pub fn malformed() -> Response {
 }
 
 /// `POST /ocsp`: the DER request is the body.
-pub async fn post(State(state): State<AppState>, body: Body) -> Response {
-    match axum::body::to_bytes(body, MAX_REQUEST).await {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Response {
+    // A body declared too large is refused unread (no `100 Continue`).
+    let body = if super::body::waits_to_send_too_much(&headers, MAX_REQUEST) {
+        Err(())
+    } else {
+        axum::body::to_bytes(body, MAX_REQUEST)
+            .await
+            .map_err(|_| ())
+    };
+    match body {
         Ok(der) => ocsp_response(state.revocation.ocsp().answer(&der).await),
         Err(_) => {
             // The rest of an oversized body is not read: close the
@@ -136,7 +149,15 @@ pub async fn post(State(state): State<AppState>, body: Body) -> Response {
 
 /// `GET /ocsp/{base64 request}` (RFC 6960 appendix A.1; the path may hold
 /// `/` from the base64 alphabet, and is percent-decoded first).
-pub async fn get(State(state): State<AppState>, Path(encoded): Path<String>) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    // A path that is not valid percent-encoding is a malformed OCSP
+    // request, answered as such (not with axum's plain-text 400).
+    let Ok(Path(encoded)) = path else {
+        return malformed();
+    };
     if encoded.len() > MAX_REQUEST {
         return malformed();
     }

@@ -4,9 +4,10 @@
 //! handed to the revocation publisher at once, so this server's OCSP and
 //! CRL answer it without waiting for the change feed.
 
+use super::path::PathText;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 
 use super::AppState;
@@ -64,7 +65,7 @@ fn response(record: &RevocationRecord, changed: bool) -> RevocationResponse {
 pub async fn revoke_robot(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<RevocationResponse>, Problem> {
@@ -78,7 +79,7 @@ pub async fn revoke_robot(
 pub async fn revoke_certificate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(serial): Path<String>,
+    PathText(serial): PathText,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<RevocationResponse>, Problem> {
@@ -95,7 +96,7 @@ pub async fn revoke_certificate(
 pub async fn hold(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<RevocationResponse>, Problem> {
     let change = state.ra.hold(&caller, &id).await?;
     Ok(respond(&state, change).await)
@@ -106,7 +107,7 @@ pub async fn hold(
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<RevocationResponse>, Problem> {
     let change = state.ra.release(&caller, &id).await?;
     Ok(respond(&state, change).await)

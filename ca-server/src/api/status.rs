@@ -3,9 +3,10 @@
 //! time, serial). Public, like OCSP: a certificate's standing is meant to
 //! be checked by anyone who meets the robot.
 
+use super::path::PathText;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use robotid_verifier::robot_id::RobotId;
 use robotid_verifier::rule::Rule;
@@ -118,7 +119,7 @@ async fn lookup(state: &AppState, ids: &[String]) -> Result<Vec<IdStatus>, Probl
 /// `GET /status/{id}`: one robot ID or serial.
 pub async fn one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<IdStatus>, Problem> {
     if let Key::Invalid(why) = classify(&id) {
         return Err(Problem::bad_request(Rule::StatusId, why)
@@ -157,7 +158,7 @@ pub async fn bulk(
 pub async fn api_one(
     state: State<AppState>,
     _caller: super::auth::Caller,
-    id: Path<String>,
+    id: PathText,
 ) -> Result<Json<IdStatus>, Problem> {
     one(state, id).await
 }

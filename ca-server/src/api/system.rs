@@ -1,6 +1,7 @@
 //! Health, metrics, the API description and the CA's certificates.
 
-use axum::extract::{Path, State};
+use super::path::PathText;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robotid_verifier::rule::Rule;
@@ -49,7 +50,7 @@ pub async fn openapi() -> Response {
 
 /// `GET /ca/{issuer id}.cer` and `/ca/root.cer`: DER certificates, the
 /// caIssuers URL of every robot certificate.
-pub async fn ca_certificate(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+pub async fn ca_certificate(State(state): State<AppState>, PathText(file): PathText) -> Response {
     let certs = state.ra.certs();
     let issuing = format!("{}.cer", state.revocation.crl().issuer_id());
     let der = if file == issuing {

@@ -249,14 +249,23 @@ fn details_problem(kind: EventKind, detail: String) -> Refusal {
     Refusal::new(Rule::LifecycleDetails, detail).at("details", kind.as_str())
 }
 
-/// Free text: 1 to [`MAX_TEXT`] characters, no control characters.
+/// Free text: 1 to [`MAX_TEXT`] characters, and the text policy
+/// (`robotid_verifier::text`).
 fn text(kind: EventKind, field: &str, value: &str) -> Result<String, Refusal> {
     let value = value.trim();
-    if value.is_empty() || value.chars().count() > MAX_TEXT || value.chars().any(char::is_control) {
+    if let Err(e) = robotid_verifier::text::check(value) {
+        return Err(
+            Refusal::new(e.rule(), format!("{} details.{field}: {e}", kind.as_str())).at(
+                format!("details.{field}"),
+                robotid_verifier::text::terminal_cut(value, 128),
+            ),
+        );
+    }
+    if value.is_empty() || value.chars().count() > MAX_TEXT {
         return Err(Refusal::new(
             Rule::LifecycleDetails,
             format!(
-                "{} details.{field}: 1 to {MAX_TEXT} characters, no control characters",
+                "{} details.{field}: 1 to {MAX_TEXT} characters",
                 kind.as_str()
             ),
         )
@@ -337,11 +346,19 @@ fn parse<T: serde::de::DeserializeOwned>(kind: EventKind, details: &Value) -> Re
     } else {
         details.clone()
     };
-    serde_json::from_value(details).map_err(|e| {
-        details_problem(
+    serde_path_to_error::deserialize(details).map_err(|e| {
+        // Name the field at fault (`details.new_owner`), not only "details".
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        let problem = details_problem(
             kind,
             format!("{} details: {e} (see docs/lifecycle.md)", kind.as_str()),
-        )
+        );
+        if path == "." {
+            problem
+        } else {
+            problem.at(format!("details.{path}"), "")
+        }
     })
 }
 

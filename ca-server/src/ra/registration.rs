@@ -8,6 +8,7 @@ use robotid_verifier::profile::KeyAlgorithm;
 use robotid_verifier::robot_id::RobotId;
 use robotid_verifier::rule::{Kind, Rule};
 use robotid_verifier::rules::ModelRules;
+use robotid_verifier::text;
 use x509_parser::prelude::{FromDer, X509CertificationRequest};
 
 use super::{Caller, Operation, Refusal, RegistrationAuthority, parse_serial};
@@ -47,8 +48,13 @@ fn registration_refusal(e: StoreError) -> Refusal {
 }
 
 fn check_text(rule: Rule, field: &str, value: &str, max: usize) -> Result<(), Refusal> {
+    // The one text policy first, under its own rule: a manufacturer's name
+    // becomes the subject O of every one of its robots' certificates.
+    robotid_verifier::text::check(value).map_err(|e| {
+        Refusal::new(e.rule(), format!("{field}: {e}")).at(field, text::terminal_cut(value, 128))
+    })?;
     let len = value.chars().count();
-    if len == 0 || len > max || value.chars().any(char::is_control) || value.trim() != value {
+    if len == 0 || len > max || value.trim() != value {
         return Err(Refusal::new(
             rule,
             format!("{field} must be 1..={max} printable characters without surrounding spaces"),
@@ -63,21 +69,27 @@ fn credential_key(pem_text: &str) -> Result<Vec<u8>, Refusal> {
     let at = |r: Refusal| r.at("credential_csr", "");
     let der = robotid_issuer::csr::decode_pem_or_der(pem_text.as_bytes())
         .map_err(|e| at(Refusal::from(&e)))?;
+    robotid_issuer::csr::strict_der(&der).map_err(|e| at(Refusal::from(&e)))?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|e| at(Refusal::new(Rule::CsrDer, format!("credential_csr: {e}"))))?;
+    // The key before the signature: a key of another algorithm (Ed448,
+    // RSA) cannot be verified here, and is reported as what it is.
+    let spki = &csr.certification_request_info.subject_pki;
+    if KeyAlgorithm::of_spki(spki).is_none() {
+        return Err(at(Refusal::new(
+            Rule::CsrKeyAlgorithm,
+            format!(
+                "credential key algorithm {} is not supported; credential keys must be P-256, P-384 or Ed25519",
+                spki.algorithm.algorithm.to_id_string()
+            ),
+        )));
+    }
     csr.verify_signature().map_err(|e| {
         at(Refusal::new(
             Rule::CsrSignature,
             format!("credential_csr signature does not verify: {e}"),
         ))
     })?;
-    let spki = &csr.certification_request_info.subject_pki;
-    if KeyAlgorithm::of_spki(spki).is_none() {
-        return Err(at(Refusal::new(
-            Rule::CsrKeyAlgorithm,
-            "credential keys must be P-256, P-384 or Ed25519",
-        )));
-    }
     Ok(spki.raw.to_vec())
 }
 

@@ -222,6 +222,17 @@ pub fn serial_hex(id: &CertId) -> String {
     hex::encode(&bytes[first..])
 }
 
+/// [`serial_hex`] of a serial this CA could have issued: positive and at
+/// most 20 octets (RFC 5280 4.1.2.2). Zero, a negative serial (whose hex
+/// would otherwise read as a positive one's) and an overlong one are
+/// `None`: answered "unknown" without asking the registry.
+pub fn issuable_serial_hex(id: &CertId) -> Option<String> {
+    let bytes = id.serial_number.as_bytes();
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    let hex = serial_hex(id);
+    (!negative && !hex.is_empty() && hex.len() <= 40).then_some(hex)
+}
+
 /// [`serial_hex`] of the serial's INTEGER content `bytes` (at most 21
 /// octets), written into `buf` without allocating.
 pub fn serial_hex_in<'b>(bytes: &[u8], buf: &'b mut [u8; 42]) -> Option<&'b str> {
@@ -383,6 +394,37 @@ mod tests {
             o.issuer_key_hash = OctetString::new(vec![9u8; 20]).unwrap_or_else(|_| unreachable!());
         }
         assert!(other.is_ok_and(|id| !hashes.matches(&id)));
+    }
+
+    /// Serial 0 (whose hex was empty, which the registry refused: the
+    /// responder answered internalError and logged an ERROR), negative and
+    /// overlong serials are not looked up; they are answered "unknown".
+    #[test]
+    fn only_issuable_serials_are_looked_up() {
+        let hashes =
+            IssuerHashes::from_hashes((vec![1; 20], vec![2; 20]), (vec![3; 32], vec![4; 32]))
+                .unwrap_or_else(|_| unreachable!());
+        let hex = |serial: &[u8]| {
+            let id = hashes.canonical_id(serial).map_err(|e| e.0);
+            id.map(|id| issuable_serial_hex(&id))
+        };
+        assert_eq!(hex(&[0x00]), Ok(None));
+        assert_eq!(hex(&[0x01]), Ok(Some("01".to_owned())));
+        assert_eq!(hex(&[0x00, 0xff]), Ok(Some("ff".to_owned())));
+        assert_eq!(hex(&[0x7f; 20]), Ok(Some("7f".repeat(20))));
+        // A negative serial as a request carries it (canonical_id makes
+        // every serial positive).
+        let mut negative = hashes.canonical_id(&[0x01]).map_err(|e| e.0);
+        if let (Ok(id), Ok(serial)) = (
+            negative.as_mut(),
+            <SerialNumber as der::Decode>::from_der(&[0x02, 0x01, 0xff]),
+        ) {
+            id.serial_number = serial;
+        }
+        assert_eq!(negative.map(|id| issuable_serial_hex(&id)), Ok(None));
+        if let Ok(long) = hex(&[0x7f; 21]) {
+            assert_eq!(long, None);
+        }
     }
 
     fn request(ids: Vec<CertId>, nonce: Option<&[u8]>) -> Vec<u8> {

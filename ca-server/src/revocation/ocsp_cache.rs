@@ -248,7 +248,7 @@ impl OcspCache {
             .ids
             .iter()
             .filter(|id| self.hashes.matches(id))
-            .map(ocsp::serial_hex)
+            .filter_map(ocsp::issuable_serial_hex)
             .collect();
         let known = self.authority.store.standing_of_serials(&serials).await?;
         let next = at + OCSP_VALIDITY;
@@ -258,8 +258,8 @@ impl OcspCache {
         let mut singles = Vec::with_capacity(request.ids.len());
         let mut first_standing = None;
         for id in request.ids {
-            let status = if self.hashes.matches(&id) {
-                let serial = ocsp::serial_hex(&id);
+            let issuable = ocsp::issuable_serial_hex(&id).filter(|_| self.hashes.matches(&id));
+            let status = if let Some(serial) = issuable {
                 match known.get(&serial) {
                     // The index is as fresh as the registry's changes this
                     // process has seen; the registry row may be a poll behind.

@@ -188,8 +188,13 @@ pub enum BundleError {
 
 /// Reads a bundle from JSON.
 pub fn parse(json: &[u8]) -> Result<Bundle, BundleError> {
-    let bundle: Bundle =
-        serde_json::from_slice(json).map_err(|e| BundleError::Parse(e.to_string()))?;
+    // The path of the field at fault (`events[2].seq`), beside serde's
+    // line and column.
+    let mut reader = serde_json::Deserializer::from_slice(json);
+    let bundle: Bundle = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        BundleError::Parse(format!("field {path}: {}", e.into_inner()))
+    })?;
     if bundle.format != BUNDLE_FORMAT {
         return Err(BundleError::Format(bundle.format));
     }
@@ -589,5 +594,25 @@ fn certificates_check(bundle: &Bundle, anchors: &[CertificateDer<'_>]) -> Check 
     } else {
         Check::fail("certificates", "certificate_mismatch", problems[0].clone())
             .with_details(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A field out of range is named by its path (it was reported by line
+    /// and column only).
+    #[test]
+    fn a_bad_field_is_named_by_its_path() {
+        let event = r#"{"seq": 1, "at": 0, "type": "manufactured", "actor": "ca",
+            "payload": "{}", "prev_hash": "", "hash": ""}"#;
+        let bad = event.replace("\"seq\": 1", "\"seq\": -1");
+        let json = format!(
+            r#"{{"format": "x", "robot_id": "R", "events": [{event}, {bad}], "head": {{}}}}"#
+        );
+        let e = parse(json.as_bytes()).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("field events[1].seq"), "{e}");
+        assert!(e.contains("-1"), "{e}");
     }
 }

@@ -7,7 +7,7 @@
 use der::asn1::{
     GeneralizedTime, ObjectIdentifier, OctetStringRef, PrintableStringRef, Utf8StringRef,
 };
-use der::{Decode, ErrorKind, Header, Reader, SliceReader, Tag, TagNumber};
+use der::{Decode, ErrorKind, Header, Reader, SliceReader, Tag, TagNumber, Tagged};
 
 use super::{
     ComponentDigest, DigestAlgorithm, IdentityError, KeyComponent, Manufacturer, PROFILE_VERSION,
@@ -131,13 +131,24 @@ fn identity<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<RobotIden
     ctx.enter(Path::new("manufacturer"));
     let manufacturer = r.sequence(|r| manufacturer(r, ctx))?;
     let model = printable(r, ctx, Path::new("model"))?;
-    let production_date =
-        field::<GeneralizedTime>(r, ctx, Path::new("productionDate"))?.to_date_time();
+    let production_date = production_date(r, ctx)?;
     let parameters_path = Path::new("parameters");
     let parameters = match tagged(r, ctx, parameters_path, TagNumber::N0, true)? {
-        Some(header) => r.read_nested(header.length, |r| {
-            list(r, ctx, parameters_path, |r, c, p| parameter(r, c, p))
-        })?,
+        Some(header) => {
+            let list = r.read_nested(header.length, |r| {
+                list(r, ctx, parameters_path, |r, c, p| parameter(r, c, p))
+            })?;
+            // Present means 1 to 64 entries; no parameters is the field
+            // left out. Said here, or the empty list reads as "absent" and
+            // is reported later as a missing parameter.
+            if list.is_empty() {
+                return Err(ctx.refuse(IdentityError::Invalid {
+                    field: "parameters".into(),
+                    rule: "an empty list; without parameters the field is left out".into(),
+                }));
+            }
+            list
+        }
         None => Vec::new(),
     };
     let components_path = Path::new("components");
@@ -156,6 +167,43 @@ fn identity<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<RobotIden
         parameters,
         components,
     })
+}
+
+/// `productionDate GeneralizedTime`. `der`'s time type starts in 1970, so
+/// an earlier, well-formed time is named as what it is: before the
+/// profile's earliest production date, not malformed DER.
+fn production_date<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx) -> der::Result<der::DateTime> {
+    ctx.enter(Path::new("productionDate"));
+    let any: der::asn1::AnyRef<'r> = r.decode()?;
+    match GeneralizedTime::try_from(any) {
+        Ok(t) => Ok(t.to_date_time()),
+        Err(e) => {
+            let v = any.value();
+            let year = v
+                .get(..4)
+                .filter(|_| {
+                    any.tag() == Tag::GeneralizedTime
+                        && v.len() == 15
+                        && v.last() == Some(&b'Z')
+                        && v.get(..14)
+                            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+                })
+                .and_then(|y| std::str::from_utf8(y).ok())
+                .and_then(|y| y.parse::<u16>().ok());
+            match year {
+                Some(year) if year < 1970 => {
+                    let (y, m, d) = super::EARLIEST_PRODUCTION_DATE;
+                    let text = String::from_utf8_lossy(v.get(..8).unwrap_or_default());
+                    Err(ctx.refuse(IdentityError::ProductionDate {
+                        rule: format!(
+                            "{text} (YYYYMMDD) is before the earliest production date {y:04}-{m:02}-{d:02}"
+                        ),
+                    }))
+                }
+                _ => Err(e),
+            }
+        }
+    }
 }
 
 /// `version INTEGER DEFAULT 0`: DER omits the default, so a present version
@@ -236,10 +284,31 @@ fn parameter<'r, R: Reader<'r>>(
     path: Path,
 ) -> der::Result<TechnicalParameter> {
     let name = utf8(r, ctx, path.dot("name"))?;
-    let value = field(r, ctx, path.dot("value"))?;
+    let value = integer(r, ctx, path.dot("value"))?;
     let unit = utf8(r, ctx, path.dot("unit"))?;
     ctx.enter(path);
     Ok(TechnicalParameter { name, value, unit })
+}
+
+/// A parameter's INTEGER value: canonical DER, and within 64 bits, which
+/// is said as such (`der` calls a longer one "not canonically encoded").
+fn integer<'r>(r: &mut impl Reader<'r>, ctx: &mut Ctx, path: Path) -> der::Result<i64> {
+    let int: der::asn1::IntRef<'r> = field(r, ctx, path)?;
+    let bytes = int.as_bytes();
+    if bytes.len() > 8 {
+        return Err(ctx.refuse(IdentityError::Invalid {
+            field: path.to_string(),
+            rule: format!(
+                "an integer of {} octets is outside the 64-bit range of parameter values",
+                bytes.len()
+            ),
+        }));
+    }
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    let start: i64 = if negative { -1 } else { 0 };
+    Ok(bytes
+        .iter()
+        .fold(start, |v, b| v.wrapping_shl(8) | i64::from(*b)))
 }
 
 fn component<'r, R: Reader<'r>>(r: &mut R, ctx: &mut Ctx, path: Path) -> der::Result<KeyComponent> {

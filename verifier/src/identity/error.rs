@@ -41,6 +41,21 @@ pub enum IdentityError {
         /// Largest length allowed.
         max: usize,
     },
+    /// A string breaks the text policy ([`crate::text`]).
+    #[error("RobotIdentity field {field}: {source}")]
+    Text {
+        /// Path of the field.
+        field: String,
+        /// The character or form refused.
+        source: crate::text::TextError,
+    },
+    /// The production date breaks the profile's rules: midnight UTC, not
+    /// before the earliest date, not after issuance plus a day.
+    #[error("RobotIdentity field productionDate: {rule} (identity.production_date)")]
+    ProductionDate {
+        /// The rule broken, with the value.
+        rule: String,
+    },
     /// Any other rule of the profile.
     #[error("RobotIdentity field {field}: {rule}")]
     Invalid {
@@ -49,4 +64,29 @@ pub enum IdentityError {
         /// The rule broken, with the value.
         rule: String,
     },
+}
+
+impl IdentityError {
+    /// The catalogue's rule: the text policy's own for a refused string,
+    /// `csr.identity` for everything else.
+    pub fn rule(&self) -> crate::rule::Rule {
+        match self {
+            Self::Text { source, .. } => source.rule(),
+            Self::ProductionDate { .. } => crate::rule::Rule::IdentityProductionDate,
+            _ => crate::rule::Rule::CsrIdentity,
+        }
+    }
+
+    /// The path of the field concerned, e.g. `components[2].supplier`.
+    pub fn field(&self) -> &str {
+        match self {
+            Self::Der { field, .. }
+            | Self::TrailingData { field, .. }
+            | Self::Length { field, .. }
+            | Self::Text { field, .. }
+            | Self::Invalid { field, .. } => field,
+            Self::UnknownVersion { .. } => "version",
+            Self::ProductionDate { .. } => "productionDate",
+        }
+    }
 }

@@ -56,17 +56,15 @@ impl Limits {
     }
 }
 
-/// A text field: length within limits and no control characters, which
-/// would let a certificate rewrite an inspector's terminal or log line.
+/// A text field: length within limits and the text policy
+/// ([`crate::text::check`]), so nothing certified can rewrite an
+/// inspector's terminal or log line, or show other than it reads.
 fn text(field: impl Fn() -> String, value: &str, limits: Limits) -> Result<(), IdentityError> {
     limits.check(&field, value.chars().count())?;
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(IdentityError::Invalid {
-            field: field(),
-            rule: format!("control character {c:?} is not allowed"),
-        });
-    }
-    Ok(())
+    crate::text::check(value).map_err(|source| IdentityError::Text {
+        field: field(),
+        source,
+    })
 }
 
 fn invalid(field: impl Into<String>, rule: String) -> IdentityError {
@@ -104,8 +102,28 @@ pub(super) fn validate(id: &RobotIdentity) -> Result<(), IdentityError> {
         ));
     }
     text(|| "model".into(), &id.model, Limits::MODEL)?;
+    production_date(&id.production_date)?;
     validate_parameters(id)?;
     validate_components(id)
+}
+
+/// The production date is a day: midnight UTC, not before the earliest.
+fn production_date(t: &der::DateTime) -> Result<(), IdentityError> {
+    let rule = |rule: String| IdentityError::ProductionDate { rule };
+    if (t.hour(), t.minutes(), t.seconds()) != (0, 0, 0) {
+        return Err(rule(format!(
+            "{} is not midnight UTC; the production date is a day",
+            super::date_text(t)
+        )));
+    }
+    let (y, m, d) = super::EARLIEST_PRODUCTION_DATE;
+    if (t.year(), t.month(), t.day()) < (y, m, d) {
+        return Err(rule(format!(
+            "{} is before the earliest production date {y:04}-{m:02}-{d:02}",
+            super::date_text(t)
+        )));
+    }
+    Ok(())
 }
 
 fn validate_parameters(id: &RobotIdentity) -> Result<(), IdentityError> {

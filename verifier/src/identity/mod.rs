@@ -20,6 +20,52 @@ pub use limits::Limits;
 /// `RobotIdentity.version` for this profile (v1, encoded as the DEFAULT 0).
 pub const PROFILE_VERSION: i64 = 0;
 
+/// The earliest production date the profile accepts (year, month, day):
+/// no robot certified under it was built before 2000.
+pub const EARLIEST_PRODUCTION_DATE: (u16, u8, u8) = (2000, 1, 1);
+
+/// How far after issuance (the certificate's notBefore) the production
+/// date may lie, in seconds: one day, for manufacturers in time zones
+/// ahead of UTC, whose day has begun before UTC's.
+pub const PRODUCTION_DATE_SKEW_SECONDS: i64 = 86_400;
+
+/// The production-date rule that needs a time: `date` is not after
+/// `at` (seconds since the Unix epoch; the issuance) plus
+/// [`PRODUCTION_DATE_SKEW_SECONDS`]. Midnight UTC and the earliest date
+/// are checked by [`RobotIdentity::validate`].
+pub fn check_production_date_at(date: &der::DateTime, at: i64) -> Result<(), IdentityError> {
+    let seconds = i64::try_from(date.unix_duration().as_secs()).unwrap_or(i64::MAX);
+    if seconds > at.saturating_add(PRODUCTION_DATE_SKEW_SECONDS) {
+        let day = time::OffsetDateTime::from_unix_timestamp(at)
+            .map(|t| t.date().to_string())
+            .unwrap_or_else(|_| at.to_string());
+        return Err(IdentityError::ProductionDate {
+            rule: format!(
+                "{} is after the day of issuance {day} plus one day",
+                date_text(date)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `2026-11-20`, or the full time if not midnight.
+pub(crate) fn date_text(t: &der::DateTime) -> String {
+    if (t.hour(), t.minutes(), t.seconds()) == (0, 0, 0) {
+        format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+    } else {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minutes(),
+            t.seconds()
+        )
+    }
+}
+
 /// Everything the certificate binds to the robot's key.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RobotIdentity {

@@ -152,13 +152,7 @@ fn err(bytes: &[u8]) -> IdentityError {
 }
 
 fn field_of(e: &IdentityError) -> &str {
-    match e {
-        IdentityError::Der { field, .. }
-        | IdentityError::TrailingData { field, .. }
-        | IdentityError::Length { field, .. }
-        | IdentityError::Invalid { field, .. } => field,
-        IdentityError::UnknownVersion { .. } => "version",
-    }
+    e.field()
 }
 
 /// Re-encodes `identity` skipping validation, to build invalid inputs.
@@ -259,6 +253,51 @@ fn control_characters_and_bad_country_are_refused() {
     assert_eq!(field_of(&err(&raw(&id))), "manufacturer.country");
 }
 
+/// Every text field of the identity goes through the one text policy: a
+/// bidi override, an isolate or a line separator is refused in each, with
+/// the field, the code point and the rule named (they were certified when
+/// only `char::is_control` was checked).
+#[test]
+fn every_text_field_refuses_invisible_and_reordering_characters() {
+    type Set = fn(&mut RobotIdentity, String);
+    // robotId, model and the codes are PrintableString, which cannot hold
+    // these characters at all; every UTF8String field is here.
+    let fields: [(&str, Set); 7] = [
+        ("manufacturer.name", |id, v| id.manufacturer.name = v),
+        ("parameters[0].name", |id, v| id.parameters[0].name = v),
+        ("parameters[0].unit", |id, v| id.parameters[0].unit = v),
+        ("components[0].kind", |id, v| id.components[0].kind = v),
+        ("components[0].partNumber", |id, v| {
+            id.components[0].part_number = v
+        }),
+        ("components[0].supplier", |id, v| {
+            id.components[0].supplier = v
+        }),
+        ("components[0].serial", |id, v| id.components[0].serial = v),
+    ];
+    for (field, set) in fields {
+        for (bad, cp) in [
+            ("Good Co\u{202e}gnp.exe", "U+202E"),
+            ("a\u{2067}b", "U+2067"),
+            ("a\u{2028}b", "U+2028"),
+            ("a\u{200d}b", "U+200D"),
+        ] {
+            let mut id = full();
+            set(&mut id, bad.to_owned());
+            let e = err(&raw(&id));
+            assert_eq!(field_of(&e), field, "{e}");
+            assert_eq!(e.rule(), crate::rule::Rule::TextCharacter, "{e}");
+            assert!(e.to_string().contains(cp), "{e}");
+            // Encoding refuses it too, so `robotid csr new` cannot make it.
+            assert!(id.to_der().is_err());
+        }
+    }
+    let mut id = full();
+    id.components[0].supplier = "Cafe\u{301}".into();
+    let e = err(&raw(&id));
+    assert_eq!(e.rule(), crate::rule::Rule::TextNormalization, "{e}");
+}
+
 #[test]
 fn duplicates_are_refused() {
     let mut id = full();
@@ -306,4 +345,119 @@ fn digest_text_form() {
     assert!("sha256:abcd".parse::<ComponentDigest>().is_err());
     assert!("md5:00".parse::<ComponentDigest>().is_err());
     assert!("sha256".parse::<ComponentDigest>().is_err());
+}
+
+/// A production date is a day at midnight UTC, on or after 2000-01-01; a
+/// date before 1970, which `der`'s time type cannot hold, is named as too
+/// early, not as malformed DER.
+#[test]
+fn production_dates_are_midnight_utc_and_not_too_early() {
+    use crate::rule::Rule;
+    let mut id = minimal();
+    id.production_date = der::DateTime::new(2026, 11, 20, 13, 45, 0).unwrap();
+    let e = err(&raw(&id));
+    assert_eq!(e.rule(), Rule::IdentityProductionDate, "{e}");
+    assert!(e.to_string().contains("not midnight UTC"), "{e}");
+    assert!(id.to_der().is_err());
+
+    let mut id = minimal();
+    id.production_date = der::DateTime::new(1999, 12, 31, 0, 0, 0).unwrap();
+    let e = err(&raw(&id));
+    assert_eq!(e.rule(), Rule::IdentityProductionDate, "{e}");
+    assert!(
+        e.to_string()
+            .contains("earliest production date 2000-01-01"),
+        "{e}"
+    );
+
+    // 1969-07-20: same length as any GeneralizedTime, patched in place.
+    let der = minimal().to_der().unwrap();
+    let at = der
+        .windows(15)
+        .position(|w| w == b"20261120000000Z")
+        .unwrap();
+    let mut early = der.clone();
+    early[at..at + 15].copy_from_slice(b"19690720000000Z");
+    let e = err(&early);
+    assert_eq!(e.rule(), Rule::IdentityProductionDate, "{e}");
+    assert_eq!(field_of(&e), "productionDate");
+    assert!(e.to_string().contains("19690720"), "{e}");
+    assert!(!e.to_string().contains("malformed DER"), "{e}");
+
+    // Still malformed: a time that is not one.
+    let mut broken = der;
+    broken[at..at + 15].copy_from_slice(b"2026112000000XZ");
+    assert!(matches!(err(&broken), IdentityError::Der { .. }));
+}
+
+#[test]
+fn the_day_after_issuance_is_the_latest_production_date() {
+    use crate::rule::Rule;
+    // Issued at 2026-11-20T23:00:00Z.
+    let at = 1_795_215_600;
+    let day = |d| der::DateTime::new(2026, 11, d, 0, 0, 0).unwrap();
+    assert_eq!(check_production_date_at(&day(20), at), Ok(()));
+    assert_eq!(check_production_date_at(&day(21), at), Ok(()));
+    let e = check_production_date_at(&day(22), at).unwrap_err();
+    assert_eq!(e.rule(), Rule::IdentityProductionDate);
+    assert!(e.to_string().contains("2026-11-22"), "{e}");
+    let far = der::DateTime::new(9999, 12, 31, 0, 0, 0).unwrap();
+    assert!(check_production_date_at(&far, at).is_err());
+}
+
+/// `minimal()` with a `[0]` parameters block of `entries` (DER each)
+/// inserted after the production date.
+fn with_parameters_block(entries: &[Vec<u8>]) -> Vec<u8> {
+    let der = raw(&minimal());
+    let body = &der[body_offset(&der)..];
+    let at = body
+        .windows(15)
+        .position(|w| w == b"20261120000000Z")
+        .unwrap()
+        + 15;
+    let content: Vec<u8> = entries.concat();
+    let mut block = vec![0xa0, u8::try_from(content.len()).unwrap()];
+    block.extend(content);
+    let mut new_body = body[..at].to_vec();
+    new_body.extend(block);
+    new_body.extend_from_slice(&body[at..]);
+    sequence(&new_body)
+}
+
+fn parameter_der(value: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x0c, 9];
+    body.extend(b"height_mm");
+    body.extend([0x02, u8::try_from(value.len()).unwrap()]);
+    body.extend(value);
+    body.extend([0x0c, 2, b'm', b'm']);
+    sequence(&body)
+}
+
+/// An integer beyond 64 bits is said to be out of range, not "not
+/// canonically encoded"; an empty parameter list is said to be empty, not
+/// left to be reported as a missing parameter.
+#[test]
+fn parameter_values_beyond_64_bits_and_empty_lists_are_named() {
+    // The block itself decodes with a value that fits.
+    let ok =
+        RobotIdentity::from_der(&with_parameters_block(&[parameter_der(&[0x06, 0x72])])).unwrap();
+    assert_eq!(ok.parameters[0].value, 1650);
+    let negative =
+        RobotIdentity::from_der(&with_parameters_block(&[parameter_der(&[0xff, 0x38])])).unwrap();
+    assert_eq!(negative.parameters[0].value, -200);
+    let max = RobotIdentity::from_der(&with_parameters_block(&[parameter_der(&[
+        0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ])]))
+    .unwrap();
+    assert_eq!(max.parameters[0].value, i64::MAX);
+
+    let big = [0x01, 0, 0, 0, 0, 0, 0, 0, 0];
+    let e = err(&with_parameters_block(&[parameter_der(&big)]));
+    assert_eq!(field_of(&e), "parameters[0].value", "{e}");
+    assert!(e.to_string().contains("64-bit range"), "{e}");
+    assert!(!e.to_string().contains("canonical"), "{e}");
+
+    let e = err(&with_parameters_block(&[]));
+    assert_eq!(field_of(&e), "parameters", "{e}");
+    assert!(e.to_string().contains("empty list"), "{e}");
 }

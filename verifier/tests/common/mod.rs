@@ -131,7 +131,7 @@ pub fn identity(serial: &str) -> RobotIdentity {
     }
 }
 
-const RULES: &str = r#"
+pub const RULES: &str = r#"
 [parameters.height_mm]
 min = 1500
 max = 1800
@@ -151,7 +151,7 @@ max = 2000000
 required = ["main-controller"]
 "#;
 
-fn manufacturer() -> ManufacturerRecord {
+pub fn manufacturer() -> ManufacturerRecord {
     ManufacturerRecord {
         code: "UBX".into(),
         name: "Example Robotics Ltd".into(),

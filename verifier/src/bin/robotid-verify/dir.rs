@@ -41,33 +41,45 @@ struct Unreadable {
     error: String,
 }
 
-/// The certificate files in `dir`, sorted by name.
-fn files(dir: &Path) -> Result<Vec<PathBuf>, Unusable> {
+/// The certificate files in `dir`, sorted by name: every entry with a
+/// certificate's ending, whatever it is, so that one which cannot be read
+/// (a dangling link, a FIFO, no permission) is reported as unreadable, not
+/// skipped; and entries the folder listing itself could not read.
+fn files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Unreadable>), Unusable> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| Unusable::input(format!("{}: {e}", dir.display())))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
+    let mut files = Vec::new();
+    let mut unlisted = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => {
+                let p = entry.path();
+                if p.extension()
                     .and_then(|e| e.to_str())
                     .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
+                {
+                    files.push(p);
+                }
+            }
+            Err(e) => unlisted.push(Unreadable {
+                file: dir.display().to_string(),
+                error: format!("{}: an entry cannot be listed: {e}", dir.display()),
+            }),
+        }
+    }
     files.sort();
-    if files.is_empty() {
+    if files.is_empty() && unlisted.is_empty() {
         return Err(Unusable::input(format!(
             "{}: no certificate files (*.pem, *.crt, *.cer, *.der)",
             dir.display()
         )));
     }
-    Ok(files)
+    Ok((files, unlisted))
 }
 
 /// Verifies every certificate in `dir`; exit 0 only if all pass.
 pub fn run(inspector: &Inspector, dir: &Path, as_json: bool) -> Result<ExitCode, Unusable> {
-    let files = files(dir)?;
+    let (files, unlisted) = files(dir)?;
     let bar = ProgressBar::with_draw_target(
         Some(u64::try_from(files.len()).unwrap_or(u64::MAX)),
         ProgressDrawTarget::stderr(),
@@ -78,11 +90,12 @@ pub fn run(inspector: &Inspector, dir: &Path, as_json: bool) -> Result<ExitCode,
         bar.set_style(style);
     }
     let mut summary = Summary {
-        total: files.len(),
+        total: files.len() + unlisted.len(),
+        unreadable: unlisted.len(),
         ..Summary::default()
     };
     let mut reports = Vec::new();
-    let mut unreadable = Vec::new();
+    let mut unreadable = unlisted;
     let evidence = RobotEvidence::default();
     for path in &files {
         let name = path.display().to_string();
