@@ -440,7 +440,12 @@ fn a_token_lost_mid_batch_records_only_what_was_signed() {
         )))
         .unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let n = 800;
+    // Large enough that signing takes a good part of a second even on a
+    // fast machine: the token is taken away within a few milliseconds of
+    // the serials being recorded, so the cut falls inside the signing.
+    // With 800 and a quarter-second poll, a fast run signed everything
+    // before the token went (a flaky test, seen on main).
+    let n = 4000;
     let csrs: Vec<String> = (1..=n)
         .map(|i| {
             let mut identity = manifest.to_identity();
@@ -467,14 +472,22 @@ fn a_token_lost_mid_batch_records_only_what_was_signed() {
         });
         // Once the batch's serials are recorded (pending), signing is
         // under way: take the token away.
-        eventually("the batch's serials recorded", || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
             let pending = sqlite_rows(
                 s.path(),
                 &s.server.data_dir,
                 "SELECT count(*) FROM certificates WHERE robot_id LIKE 'UBX-WK5-MB%' AND status = 'pending'",
             );
-            (pending.trim() != "0" || request.is_finished()).then_some(())
-        });
+            if pending.trim() != "0" || request.is_finished() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the batch's serials were never recorded"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::fs::rename(&folder, &aside).unwrap();
         request.join().unwrap()
     });
