@@ -579,3 +579,34 @@ fn an_ed448_credential_is_an_unsupported_key() {
     );
     assert!(p["detail"].as_str().unwrap().contains("1.3.101.113"), "{p}");
 }
+
+/// A folder that cannot hold what a command writes is a usage error (exit
+/// 2) naming the flag: `ca init` under a missing folder exited 1 naming its
+/// own temporary file, and `key new --out <folder>` exited 1 as if a key
+/// were there.
+#[test]
+fn a_missing_or_wrong_folder_is_a_usage_error_naming_the_flag() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing/sub/ca").display().to_string();
+    let run = robotid(dir.path(), &["ca", "init", "--dir", &missing]).expect_code(2);
+    assert!(run.stderr.contains("--dir"), "{}", run.stderr);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    assert!(!run.stderr.contains(".ceremony"), "{}", run.stderr);
+    assert!(!dir.path().join("missing").exists());
+
+    std::fs::write(dir.path().join("plain"), "not a folder").unwrap();
+    let run = robotid(dir.path(), &["ca", "init", "--dir", "plain"]).expect_code(2);
+    assert!(run.stderr.contains("not a folder"), "{}", run.stderr);
+
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    let run = robotid(dir.path(), &["key", "new", "--out", "keys"]).expect_code(2);
+    assert!(
+        run.stderr.contains("--out keys: is a folder"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("keys")).unwrap().count(),
+        0
+    );
+}

@@ -7,6 +7,7 @@ use crate::cli::{CaInit, CaRevokeIssuing};
 use crate::error::CliError;
 
 pub fn init(args: &CaInit) -> Result<(), CliError> {
+    check_ca_dir(&args.dir)?;
     let config = CaConfig {
         name: args.name.clone(),
         public_url: args.public_url.clone(),
@@ -87,5 +88,33 @@ pub fn revoke_issuing(args: &CaRevokeIssuing) -> Result<(), CliError> {
         files::ARL,
         ceremony::ARL_PATH
     );
+    Ok(())
+}
+
+/// A usage error (exit 2) naming `--dir` if the ceremony could not make
+/// its folder there: the ceremony makes only the last folder, next to
+/// which it first writes its work in progress.
+fn check_ca_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(CliError::Input(format!(
+            "--dir {}: exists and is not a folder",
+            dir.display()
+        )));
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(CliError::Input(format!(
+            "--dir {}: the folder {} does not exist; create it first (the ceremony makes only {})",
+            dir.display(),
+            parent.display(),
+            dir.file_name().map_or_else(
+                || dir.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            )
+        )));
+    }
     Ok(())
 }
