@@ -647,59 +647,76 @@ fn bulk_status_answers_each_of_100000_ids() {
     assert_eq!(problem(response).0, 400);
 }
 
-/// `curl` revalidating the CRL with the entity tag it saved: 304 and no
-/// body while the CRL is the same, the new CRL once a revocation changed it.
+/// `curl` fetching `url` into `dir`: with `compare`, conditionally on the
+/// entity tag it saved before (`--etag-compare`), else saving it. Returns
+/// the status and the body's size.
+fn curl_etag(dir: &Path, url: &str, compare: bool) -> (String, u64) {
+    let mut args = vec![
+        "-sS",
+        "-o",
+        "body.bin",
+        "-w",
+        "%{http_code} %{size_download}",
+    ];
+    args.extend(if compare {
+        ["--etag-compare", "etag.txt"]
+    } else {
+        ["--etag-save", "etag.txt"]
+    });
+    args.push(url);
+    let out = run_in(dir, "curl", &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (status, size) = out.stdout.split_once(' ').unwrap();
+    (status.to_owned(), size.trim().parse::<u64>().unwrap())
+}
+
+/// `curl` revalidating the CRL and a CA certificate with the entity tag
+/// it saved: 304 and no body while they are the same; the new CRL once a
+/// revocation changed it.
 #[test]
-fn a_crl_revalidation_downloads_nothing_until_the_crl_changes() {
+fn revalidations_download_nothing_until_the_answer_changes() {
     if !tool_available("curl", &["--version"]) {
         return;
     }
     let s = Setup::new(None);
     let cert = enroll(&s, "UBX", "WK5", "00000555");
     let serial = serial_of(&s.path().join(&cert));
-    let url = format!("{}/crl/{}.crl", s.server.public, issuer_id(&s));
-    let fetch = |compare: bool| {
-        let mut args = vec![
-            "-sS",
-            "-o",
-            "crl.der",
-            "-w",
-            "%{http_code} %{size_download}",
-        ];
-        args.extend(if compare {
-            ["--etag-compare", "etag.txt"]
-        } else {
-            ["--etag-save", "etag.txt"]
-        });
-        args.push(&url);
-        let out = run_in(s.path(), "curl", &args);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        let (status, size) = out.stdout.split_once(' ').unwrap();
-        (status.to_owned(), size.trim().parse::<u64>().unwrap())
-    };
+    let crl = format!("{}/crl/{}.crl", s.server.public, issuer_id(&s));
+    let root = format!("{}/ca/root.cer", s.server.public);
+    let dir = s.path();
     let deadline = Instant::now() + Duration::from_secs(15);
-    while fetch(false).0 != "200" {
+    while curl_etag(dir, &crl, false).0 != "200" {
         assert!(Instant::now() < deadline, "no first CRL");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let etag = std::fs::read_to_string(s.path().join("etag.txt")).unwrap();
+    let etag = std::fs::read_to_string(dir.join("etag.txt")).unwrap();
     assert!(etag.starts_with("\"crl-"), "{etag}");
-    let (status, size) = fetch(true);
-    assert_eq!((status.as_str(), size), ("304", 0));
+    assert_eq!(curl_etag(dir, &crl, true), ("304".into(), 0));
+
+    // A CA certificate: the same bytes until the next ceremony.
+    assert_eq!(curl_etag(dir, &root, false).0, "200");
+    assert_eq!(curl_etag(dir, &root, true), ("304".into(), 0));
 
     s.robotid(
         &["revoke", "--serial", &serial, "--reason", "keyCompromise"],
         "operator",
     )
     .expect_code(0);
+
+    // The CRL changes within a second or so.
+    assert_eq!(curl_etag(dir, &crl, false).0, "200");
+    let before = std::fs::read_to_string(dir.join("etag.txt")).unwrap();
     loop {
-        let (status, size) = fetch(true);
+        let (status, size) = curl_etag(dir, &crl, true);
         if status == "200" {
             assert!(size > 0);
             break;
         }
         assert_eq!(status, "304");
-        assert!(Instant::now() < deadline, "the CRL never changed");
+        assert!(
+            Instant::now() < deadline,
+            "the CRL never changed ({before})"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }

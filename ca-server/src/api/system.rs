@@ -2,7 +2,7 @@
 
 use super::path::PathText;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robotid_verifier::rule::Rule;
 
@@ -50,7 +50,11 @@ pub async fn openapi() -> Response {
 
 /// `GET /ca/{issuer id}.cer` and `/ca/root.cer`: DER certificates, the
 /// caIssuers URL of every robot certificate.
-pub async fn ca_certificate(State(state): State<AppState>, PathText(file): PathText) -> Response {
+pub async fn ca_certificate(
+    State(state): State<AppState>,
+    request: axum::http::HeaderMap,
+    PathText(file): PathText,
+) -> Response {
     let certs = state.ra.certs();
     let issuing = format!("{}.cer", state.revocation.crl().issuer_id());
     let der = if file == issuing {
@@ -65,5 +69,19 @@ pub async fn ca_certificate(State(state): State<AppState>, PathText(file): PathT
         )
         .into_response();
     };
-    ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response()
+    // CA certificates change only at a ceremony: an entity tag of their
+    // bytes lets a relying party revalidate without downloading them.
+    let tag = format!(
+        "\"{}\"",
+        hex::encode(&ring::digest::digest(&ring::digest::SHA256, &der).as_ref()[..16])
+    );
+    let mut response = if super::conditional::not_modified(&request, &tag, None) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
 }
