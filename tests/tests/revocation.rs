@@ -670,18 +670,27 @@ fn curl_etag(dir: &Path, url: &str, compare: bool) -> (String, u64) {
     (status.to_owned(), size.trim().parse::<u64>().unwrap())
 }
 
-/// `curl` revalidating the CRL and a CA certificate with the entity tag
-/// it saved: 304 and no body while they are the same; the new CRL once a
-/// revocation changed it.
+/// `curl` revalidating the CRL, an OCSP response (GET) and a CA
+/// certificate with the entity tag it saved: 304 and no body while they
+/// are the same; the new CRL and OCSP response once a revocation changed
+/// them.
 #[test]
 fn revalidations_download_nothing_until_the_answer_changes() {
-    if !tool_available("curl", &["--version"]) {
+    if !tool_available("curl", &["--version"]) || !tool_available("openssl", &["version"]) {
         return;
     }
     let s = Setup::new(None);
     let cert = enroll(&s, "UBX", "WK5", "00000555");
     let serial = serial_of(&s.path().join(&cert));
     let crl = format!("{}/crl/{}.crl", s.server.public, issuer_id(&s));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(request_for(&s, &cert));
+    let ocsp = format!(
+        "{}/ocsp/{}",
+        s.server.public,
+        b64.replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    );
     let root = format!("{}/ca/root.cer", s.server.public);
     let dir = s.path();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -697,11 +706,21 @@ fn revalidations_download_nothing_until_the_answer_changes() {
     assert_eq!(curl_etag(dir, &root, false).0, "200");
     assert_eq!(curl_etag(dir, &root, true), ("304".into(), 0));
 
+    // The OCSP response (GET) for the certificate, while it stays the same.
+    assert_eq!(curl_etag(dir, &ocsp, false).0, "200");
+    let good = std::fs::read(dir.join("body.bin")).unwrap();
+    assert_eq!(curl_etag(dir, &ocsp, true), ("304".into(), 0));
+
     s.robotid(
         &["revoke", "--serial", &serial, "--reason", "keyCompromise"],
         "operator",
     )
     .expect_code(0);
+    // The response changed at once (this server made the change).
+    let (status, size) = curl_etag(dir, &ocsp, true);
+    assert_eq!(status, "200");
+    assert!(size > 0);
+    assert_ne!(std::fs::read(dir.join("body.bin")).unwrap(), good);
 
     // The CRL changes within a second or so.
     assert_eq!(curl_etag(dir, &crl, false).0, "200");

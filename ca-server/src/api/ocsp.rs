@@ -116,6 +116,7 @@ pub fn malformed() -> Response {
             x509_ocsp::OcspResponse::malformed_request(),
         )),
         times: None,
+        tag: None,
     })
 }
 
@@ -148,9 +149,12 @@ pub async fn post(
 }
 
 /// `GET /ocsp/{base64 request}` (RFC 6960 appendix A.1; the path may hold
-/// `/` from the base64 alphabet, and is percent-decoded first).
+/// `/` from the base64 alphabet, and is percent-decoded first). A signed
+/// response carries its entity tag (RFC 5019 6.2); a client that names it,
+/// or holds a copy at least as new, gets 304 Not Modified and no body.
 pub async fn get(
     State(state): State<AppState>,
+    request: axum::http::HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     // A path that is not valid percent-encoding is a malformed OCSP
@@ -166,10 +170,25 @@ pub async fn get(
     let decoded = engine.decode(encoded.as_bytes()).or_else(|_| {
         base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded.trim_end_matches('='))
     });
-    match decoded {
-        Ok(der) => ocsp_response(state.revocation.ocsp().answer(&der).await),
-        Err(_) => malformed(),
+    let Ok(der) = decoded else {
+        return malformed();
+    };
+    let answer = state.revocation.ocsp().answer(&der).await;
+    let (Some(tag), Some((this_update, _))) = (answer.tag, answer.times) else {
+        return ocsp_response(answer);
+    };
+    let tag = format!("\"{}\"", hex::encode(tag));
+    let current = super::conditional::not_modified(&request, &tag, Some(this_update));
+    let mut response = ocsp_response(answer);
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, v);
     }
+    if current {
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        *response.body_mut() = axum::body::Body::empty();
+        response.headers_mut().remove(header::CONTENT_TYPE);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -81,6 +81,17 @@ pub struct Cached {
     pub next_update: i64,
     /// The standing it states.
     pub standing: Standing,
+    /// Its entity tag ([`tag_of`]), made once when it is signed.
+    pub tag: [u8; 16],
+}
+
+/// The entity tag of a signed response: the first 16 bytes of its SHA-256,
+/// computed once when it is signed, so a request that revalidates a
+/// presigned response costs no hash (RFC 5019 6.2).
+pub fn tag_of(der: &[u8]) -> [u8; 16] {
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&ring::digest::digest(&ring::digest::SHA256, der).as_ref()[..16]);
+    tag
 }
 
 /// An OCSP answer: the body, and for a successful response the times the
@@ -91,6 +102,8 @@ pub struct OcspAnswer {
     pub der: Bytes,
     /// thisUpdate and nextUpdate of a successful response.
     pub times: Option<(i64, i64)>,
+    /// The entity tag of a successful response.
+    pub tag: Option<[u8; 16]>,
 }
 
 /// The OCSP response cache; see the module documentation.
@@ -195,6 +208,7 @@ impl OcspCache {
             return OcspAnswer {
                 der: hit.der.clone(),
                 times: Some((hit.this_update, hit.next_update)),
+                tag: Some(hit.tag),
             };
         }
         if !parsed.ids.iter().any(|id| self.hashes.matches(id)) {
@@ -204,6 +218,7 @@ impl OcspCache {
             return OcspAnswer {
                 der: Bytes::from(ocsp::error_response(x509_ocsp::OcspResponse::try_later())),
                 times: None,
+                tag: None,
             };
         };
         match self.sign_on_demand(parsed, at).await {
@@ -215,6 +230,7 @@ impl OcspCache {
                         x509_ocsp::OcspResponse::internal_error(),
                     )),
                     times: None,
+                    tag: None,
                 }
             }
         }
@@ -236,6 +252,7 @@ impl OcspCache {
         fresh(hit, at).then(|| OcspAnswer {
             der: hit.der.clone(),
             times: Some((hit.this_update, hit.next_update)),
+            tag: Some(hit.tag),
         })
     }
 
@@ -281,6 +298,7 @@ impl OcspCache {
             request.nonce.as_ref(),
             at,
         )?);
+        let tag = tag_of(&der);
         if cacheable && let (Some(standing), [serial]) = (first_standing, serials.as_slice()) {
             write(&self.cache).insert(
                 serial.clone(),
@@ -289,12 +307,14 @@ impl OcspCache {
                     this_update: at,
                     next_update: next,
                     standing,
+                    tag,
                 },
             );
         }
         Ok(OcspAnswer {
             der,
             times: Some((at, next)),
+            tag: Some(tag),
         })
     }
 
@@ -325,6 +345,7 @@ impl OcspCache {
                         Ok((
                             serial,
                             Cached {
+                                tag: tag_of(&der),
                                 der: Bytes::from(der),
                                 this_update: at,
                                 next_update: at + OCSP_VALIDITY,
@@ -407,6 +428,7 @@ fn error_answer(e: &RequestError) -> OcspAnswer {
     OcspAnswer {
         der: Bytes::from(ocsp::error_response(response)),
         times: None,
+        tag: None,
     }
 }
 
