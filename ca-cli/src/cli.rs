@@ -8,9 +8,17 @@ use robotid_issuer::keys::AlgorithmName;
 /// RobotID: identities for humanoid robots.
 ///
 /// Exit codes: 0 success, 1 refused (or a failing verdict), 2 bad usage or
-/// unreadable input.
+/// unreadable input, 3 the server could not be reached or talked to.
 #[derive(Debug, Parser)]
-#[command(name = "robotid", version, about, long_about = None)]
+#[command(
+    name = "robotid",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 success, 1 refused (or a failing verdict), 2 bad usage or \
+                  unreadable input, 3 the server could not be reached or talked to (the \
+                  message names the cause)."
+)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]

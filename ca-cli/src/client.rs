@@ -268,9 +268,7 @@ impl Client {
         response: reqwest::Result<reqwest::blocking::Response>,
     ) -> Result<R, CliError> {
         let started = Instant::now();
-        let response = response.map_err(|e| {
-            CliError::Refused(format!("cannot reach the CA server at {}: {e}", self.base))
-        })?;
+        let response = response.map_err(|e| unreachable(&self.base, &e))?;
         let status = response.status();
         if status.is_redirection() {
             let to = response
@@ -288,8 +286,15 @@ impl Client {
         } else {
             MAX_PROBLEM_BYTES
         };
-        let bytes = read_bounded(response, limit, started + TOTAL_TIMEOUT)
-            .map_err(|e| CliError::Refused(format!("reading the answer of {}: {e}", self.base)))?;
+        let bytes = read_bounded(response, limit, started + TOTAL_TIMEOUT).map_err(|e| {
+            let message = format!("reading the answer of {}: {e}", self.base);
+            // A connection lost or too slow decided nothing (exit 3); an
+            // answer too long is the server's refusal to behave (exit 1).
+            match e {
+                AnswerError::TooLong { .. } => CliError::Refused(message),
+                _ => CliError::Unreachable(message),
+            }
+        })?;
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|e| {
                 CliError::Refused(format!("unexpected answer from {}: {e}", self.base))
@@ -338,6 +343,48 @@ impl Client {
             .send();
         self.finish(response)
     }
+}
+
+/// Why a request to `base` got no answer, as the user can act on it (exit
+/// 3): the innermost cause reqwest reports, and what it usually means for
+/// RobotID's two ports.
+fn unreachable(base: &str, e: &reqwest::Error) -> CliError {
+    let mut causes = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let refused = causes
+        .iter()
+        .any(|c| c.contains("Connection refused") || c.contains("os error 111"));
+    let all = causes.join(": ");
+    let tls_port_mismatch = all.contains("InvalidContentType")
+        || all.contains("corrupt message")
+        || all.contains("wrong version number");
+    let hint = if e.is_timeout() {
+        "the server did not answer in time".to_owned()
+    } else if refused {
+        "connection refused: is robotid-ca running, and listening on that address?".to_owned()
+    } else if base.starts_with("https://") && tls_port_mismatch {
+        "the server did not answer in TLS: is this the public port (plain http://)? \
+         The mutual-TLS API is on the other port (8443 by default)"
+            .to_owned()
+    } else if base.starts_with("http://") && e.is_request() {
+        "the server closed the connection: is this the mutual-TLS API port? It needs https:// \
+         and --credentials"
+            .to_owned()
+    } else if all.contains("certificate") || all.contains("Certificate") {
+        "TLS failed: the server's certificate is not from the CA in --credentials' ca.pem, \
+         or the credential was refused"
+            .to_owned()
+    } else {
+        "the request did not complete".to_owned()
+    };
+    CliError::Unreachable(format!(
+        "cannot talk to the CA server at {base}: {hint} ({})",
+        causes.last().map_or("", String::as_str)
+    ))
 }
 
 #[cfg(test)]

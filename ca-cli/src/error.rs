@@ -11,6 +11,10 @@ pub enum CliError {
     /// A refusal or failing verdict: exit 1.
     #[error("{0}")]
     Refused(String),
+    /// The server could not be reached or talked to (nothing was decided):
+    /// exit 3, with the cause.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl CliError {
@@ -27,6 +31,7 @@ impl CliError {
         match self {
             Self::Input(_) => ExitCode::from(2),
             Self::Refused(_) => ExitCode::from(1),
+            Self::Unreachable(_) => ExitCode::from(3),
         }
     }
 }

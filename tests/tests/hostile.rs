@@ -610,3 +610,44 @@ fn a_missing_or_wrong_folder_is_a_usage_error_naming_the_flag() {
         0
     );
 }
+
+/// A server that cannot be reached or talked to is exit 3, not 1 (the code
+/// of a refusal), with the cause and what it usually means: nothing
+/// listening, the public (plain HTTP) port given as https, the mutual-TLS
+/// API port given as http. Before, all three were `error sending request`
+/// with exit 1.
+#[test]
+fn an_unreachable_server_is_exit_3_with_the_cause() {
+    let s = Setup::new(None);
+    let creds = s.creds("ubx").display().to_string();
+    let id = robotid_verifier::robot_id::RobotId::new("UBX", "WK5", "00000001")
+        .unwrap()
+        .to_string();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let run = |server: &str| {
+        robotid(
+            s.path(),
+            &["status", "--server", server, "--credentials", &creds, &id],
+        )
+        .expect_code(3)
+    };
+    let nobody = run(&format!("http://{free}"));
+    assert!(
+        nobody.stderr.contains("connection refused"),
+        "{}",
+        nobody.stderr
+    );
+    let public_as_https = s.server.public.replace("http://", "https://");
+    let tls = run(&public_as_https);
+    assert!(
+        tls.stderr.contains("is this the public port"),
+        "{}",
+        tls.stderr
+    );
+    let api_as_http = s.server.api.replace("https://", "http://");
+    let plain = run(&api_as_http);
+    assert!(plain.stderr.contains("needs https://"), "{}", plain.stderr);
+}
