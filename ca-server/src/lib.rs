@@ -191,17 +191,60 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     println!("  public endpoints:        http://{public_addr}");
     tracing::info!(%api_addr, %public_addr, "serving");
 
+    // SIGTERM (a service manager stopping it) or SIGINT (Ctrl-C): stop
+    // accepting, finish the requests in flight (bounded), close the
+    // registry, exit 0.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: no new connections; finishing the requests in flight");
+        let _ = stop.send(true);
+    });
     let api = serve::serve_tls(
         api_listener,
         Arc::new(tls),
         api::api_router(state.clone()),
         config.max_connections,
+        stopping.clone(),
     );
     let public = serve::serve_plain(
         public_listener,
         api::public_router(state),
         config.max_connections,
+        stopping,
     );
     tokio::join!(api, public);
+    store.close().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves at the first SIGTERM or SIGINT. If a handler cannot be
+/// installed, that signal keeps its default (the process ends at once).
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGTERM");
+            None
+        }
+    };
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = term => {}
+        r = tokio::signal::ctrl_c() => {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "cannot handle SIGINT");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }

@@ -26,9 +26,10 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 mod early;
@@ -39,6 +40,39 @@ use crate::api::auth::PeerCertificate;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send a request's head (slowloris).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long, once told to stop, the requests in flight may take to finish
+/// before their connections are dropped.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `accepting` until `stop` turns true; the accept loop (and with it
+/// the listener's use) then ends.
+async fn until_stopped<F: Future<Output = ()>>(accepting: F, mut stop: watch::Receiver<bool>) {
+    tokio::select! {
+        () = accepting => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+}
+
+/// Lets the connections `graceful` watches finish their requests in
+/// flight, for at most [`DRAIN_TIMEOUT`]: idle keep-alive connections close
+/// at once, HTTP/2 ones get GOAWAY.
+async fn drain(graceful: GracefulShutdown, port: &str) {
+    let open = graceful.count();
+    tracing::info!(
+        port,
+        open,
+        "stopped accepting; finishing requests in flight"
+    );
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            port,
+            "requests still in flight after the drain timeout; dropped"
+        );
+    }
+}
 
 /// A connection builder: HTTP/1.1 and HTTP/2, with a deadline on each
 /// request head so a client trickling bytes cannot hold a connection for
@@ -83,79 +117,105 @@ async fn accept(
     }
 }
 
-/// Serves `router` over TLS on `listener` until the process ends.
-/// At most `max_connections` are open at once.
+/// Serves `router` over TLS on `listener` until `stop` turns true, then
+/// finishes the requests in flight. At most `max_connections` are open at
+/// once.
 pub async fn serve_tls(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
     router: Router,
     max_connections: usize,
+    stop: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(config);
     let slots = Arc::new(Semaphore::new(max_connections));
-    loop {
-        let (permit, tcp, remote) = accept(&listener, &slots).await;
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let tcp = early::Lingering::new(tcp);
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
-                    return;
+    let graceful = GracefulShutdown::new();
+    let accepting = async {
+        loop {
+            let (permit, tcp, remote) = accept(&listener, &slots).await;
+            let acceptor = acceptor.clone();
+            let router = router.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let tcp = early::Lingering::new(tcp);
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%remote, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let peer = PeerCertificate(
+                    tls.get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|c| Arc::new(c.as_ref().to_vec())),
+                );
+                let service = tower::service_fn(
+                    move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(peer.clone());
+                        early::hold_request_body(router.clone(), req)
+                    },
+                );
+                let builder = builder();
+                let connection = builder
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+                    .into_owned();
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
                 }
-                Err(_) => {
-                    tracing::debug!(%remote, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let peer = PeerCertificate(
-                tls.get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .map(|c| Arc::new(c.as_ref().to_vec())),
-            );
-            let service = tower::service_fn(
-                move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(peer.clone());
-                    early::hold_request_body(router.clone(), req)
-                },
-            );
-            let served = builder()
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
-            }
-        });
-    }
+            });
+        }
+    };
+    until_stopped(accepting, stop).await;
+    // New clients are refused from here: the listener closes.
+    drop(listener);
+    drain(graceful, "api").await;
 }
 
-/// Serves `router` over plain HTTP on `listener` until the process ends.
-/// At most `max_connections` are open at once.
-pub async fn serve_plain(listener: TcpListener, router: Router, max_connections: usize) {
+/// Serves `router` over plain HTTP on `listener` until `stop` turns true,
+/// then finishes the requests in flight. At most `max_connections` are
+/// open at once.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    max_connections: usize,
+    stop: watch::Receiver<bool>,
+) {
     let slots = Arc::new(Semaphore::new(max_connections));
-    loop {
-        let (permit, tcp, remote) = accept(&listener, &slots).await;
-        let router = router.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let service =
-                tower::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
-                    early::hold_request_body(router.clone(), req)
-                });
-            let served = builder()
-                .serve_connection(
-                    TokioIo::new(early::Lingering::new(tcp)),
-                    TowerToHyperService::new(service),
-                )
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
-            }
-        });
-    }
+    let graceful = GracefulShutdown::new();
+    let accepting = async {
+        loop {
+            let (permit, tcp, remote) = accept(&listener, &slots).await;
+            let router = router.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let service =
+                    tower::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
+                        early::hold_request_body(router.clone(), req)
+                    });
+                let builder = builder();
+                let connection = builder
+                    .serve_connection(
+                        TokioIo::new(early::Lingering::new(tcp)),
+                        TowerToHyperService::new(service),
+                    )
+                    .into_owned();
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+            });
+        }
+    };
+    until_stopped(accepting, stop).await;
+    drop(listener);
+    drain(graceful, "public").await;
 }

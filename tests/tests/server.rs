@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Setup, https, make_credential, problem, serial_of};
+use common::{Setup, https, make_credential, problem, serial_of, sqlite_rows};
 use robotid_tests::{Server, postgres_database, repo_root, run_in, tool_available};
 
 fn enrollment(database_url: Option<&str>) {
@@ -678,4 +678,95 @@ fn two_servers_starting_while_the_ocsp_signer_is_replaced_both_start() {
         );
         drop(started);
     }
+}
+
+/// SIGTERM while a production line's batch is being issued: the server
+/// stops accepting (a new connection is refused), finishes the batch (every
+/// certificate answered and recorded), closes the registry and exits 0.
+/// Before, SIGTERM ended the process in milliseconds with the batch cut.
+#[test]
+fn sigterm_finishes_the_requests_in_flight_and_exits_0() {
+    use std::time::{Duration, Instant};
+    let mut s = Setup::new(None);
+    let manifest_csr = s.csr("UBX", "WK5", "TM000000", "tm.key");
+    let id = |i: usize| {
+        robotid_verifier::robot_id::RobotId::new("UBX", "WK5", &format!("TM{i:06}")).unwrap()
+    };
+    let manifest = robotid_verifier::manifest::Manifest::load(
+        &manifest_csr
+            .parent()
+            .unwrap()
+            .join(format!("{}.toml", id(0))),
+    )
+    .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let n = 3000;
+    let csrs: Vec<String> = (1..=n)
+        .map(|i| {
+            let mut identity = manifest.to_identity();
+            identity.robot_id = id(i).as_str().into();
+            for c in &mut identity.components {
+                c.serial = format!("{}-{i}", c.serial);
+            }
+            let der = robotid_issuer::csr::create(&identity, &key).unwrap();
+            robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der)
+        })
+        .collect();
+    let client = https(&s.server, Some(&s.path().join("ubx")));
+    let url = format!("{}/api/v1/enroll/batch", s.server.api);
+    let api = s.server.api.trim_start_matches("https://").to_owned();
+    let (answer, status) = std::thread::scope(|scope| {
+        // The answer is read as it comes: the server finishes a request
+        // only once its answer has been taken.
+        let request = scope.spawn(|| {
+            let response = client
+                .post(&url)
+                .json(&serde_json::json!({ "csrs": csrs }))
+                .send()
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.text())
+        });
+        // The batch is in the server (its serials being recorded or
+        // signed): stop it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !request.is_finished() {
+            let pending = sqlite_rows(
+                s.path(),
+                &s.server.data_dir,
+                "SELECT count(*) FROM certificates WHERE robot_id LIKE 'UBX-WK5-TM%'",
+            );
+            if pending.trim() != "0" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the batch never reached the registry"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            !request.is_finished(),
+            "the batch finished before SIGTERM: the test proves nothing"
+        );
+        let status = s.server.terminate(Duration::from_secs(60));
+        (request.join().unwrap(), status)
+    });
+    let (code, text) = answer;
+    assert_eq!(code, 200);
+    let text = text.unwrap_or_else(|e| panic!("the answer was cut: {e}; log: {}", s.server.log()));
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["issued"], n, "{}", body["refused"]);
+    let status = status.expect("the server did not exit within 60 s of SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", s.server.log());
+    let issued = sqlite_rows(
+        s.path(),
+        &s.server.data_dir,
+        "SELECT count(*) FROM certificates WHERE robot_id LIKE 'UBX-WK5-TM%' AND status = 'issued'",
+    );
+    assert_eq!(issued.trim(), n.to_string());
+    assert!(
+        std::net::TcpStream::connect(&api).is_err(),
+        "a stopped server still accepts connections"
+    );
 }
