@@ -174,6 +174,42 @@ impl Setup {
         self.csr_with(code, model, serial, key_name, |m| m)
     }
 
+    /// `n` PEM CSRs for robots `<prefix>000001`... of (code, model), made
+    /// in process from the example manifest (each robot's component
+    /// serials its own) with one key: a production line's batch, thousands
+    /// in a second, for tests that need a batch still in flight.
+    pub fn batch_csrs(&self, code: &str, model: &str, prefix: &str, n: usize) -> Vec<String> {
+        let id = |i: usize| {
+            robotid_verifier::robot_id::RobotId::new(code, model, &format!("{prefix}{i:06}"))
+                .expect("robot ID")
+        };
+        let first = self.csr(
+            code,
+            model,
+            &format!("{prefix}000000"),
+            &format!("{prefix}.key"),
+        );
+        let manifest = robotid_verifier::manifest::Manifest::load(
+            &first
+                .parent()
+                .expect("CSR folder")
+                .join(format!("{}.toml", id(0))),
+        )
+        .expect("the example manifest");
+        let key = rcgen::KeyPair::generate().expect("key");
+        (1..=n)
+            .map(|i| {
+                let mut identity = manifest.to_identity();
+                identity.robot_id = id(i).as_str().into();
+                for c in &mut identity.components {
+                    c.serial = format!("{}-{i}", c.serial);
+                }
+                let der = robotid_issuer::csr::create(&identity, &key).expect("CSR");
+                robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der)
+            })
+            .collect()
+    }
+
     /// As `csr`, with the manifest text passed through `edit`.
     pub fn csr_with(
         &self,

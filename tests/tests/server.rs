@@ -688,30 +688,8 @@ fn two_servers_starting_while_the_ocsp_signer_is_replaced_both_start() {
 fn sigterm_finishes_the_requests_in_flight_and_exits_0() {
     use std::time::{Duration, Instant};
     let mut s = Setup::new(None);
-    let manifest_csr = s.csr("UBX", "WK5", "TM000000", "tm.key");
-    let id = |i: usize| {
-        robotid_verifier::robot_id::RobotId::new("UBX", "WK5", &format!("TM{i:06}")).unwrap()
-    };
-    let manifest = robotid_verifier::manifest::Manifest::load(
-        &manifest_csr
-            .parent()
-            .unwrap()
-            .join(format!("{}.toml", id(0))),
-    )
-    .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
     let n = 3000;
-    let csrs: Vec<String> = (1..=n)
-        .map(|i| {
-            let mut identity = manifest.to_identity();
-            identity.robot_id = id(i).as_str().into();
-            for c in &mut identity.components {
-                c.serial = format!("{}-{i}", c.serial);
-            }
-            let der = robotid_issuer::csr::create(&identity, &key).unwrap();
-            robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der)
-        })
-        .collect();
+    let csrs = s.batch_csrs("UBX", "WK5", "TM", n);
     let client = https(&s.server, Some(&s.path().join("ubx")));
     let url = format!("{}/api/v1/enroll/batch", s.server.api);
     let api = s.server.api.trim_start_matches("https://").to_owned();

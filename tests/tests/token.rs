@@ -431,34 +431,13 @@ fn a_token_lost_mid_batch_records_only_what_was_signed() {
     let folder = hsm.token_dir(s.token.as_deref().unwrap());
     let aside = folder.parent().unwrap().with_file_name("token-away");
 
-    // CSRs made in process from the example manifest, one robot each.
-    let manifest_csr = s.csr("UBX", "WK5", "MB000000", "mb.key");
-    let manifest =
-        robotid_verifier::manifest::Manifest::load(&manifest_csr.parent().unwrap().join(format!(
-            "{}.toml",
-            robotid_verifier::robot_id::RobotId::new("UBX", "WK5", "MB000000").unwrap()
-        )))
-        .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
     // Large enough that signing takes a good part of a second even on a
     // fast machine: the token is taken away within a few milliseconds of
     // the serials being recorded, so the cut falls inside the signing.
     // With 800 and a quarter-second poll, a fast run signed everything
     // before the token went (a flaky test, seen on main).
     let n = 4000;
-    let csrs: Vec<String> = (1..=n)
-        .map(|i| {
-            let mut identity = manifest.to_identity();
-            let id = robotid_verifier::robot_id::RobotId::new("UBX", "WK5", &format!("MB{i:06}"))
-                .unwrap();
-            identity.robot_id = id.as_str().into();
-            for c in &mut identity.components {
-                c.serial = format!("{}-{i}", c.serial);
-            }
-            let der = robotid_issuer::csr::create(&identity, &key).unwrap();
-            robotid_issuer::pem::encode("CERTIFICATE REQUEST", &der)
-        })
-        .collect();
+    let csrs = s.batch_csrs("UBX", "WK5", "MB", n);
 
     let client = https(&s.server, Some(&s.path().join("ubx")));
     let url = format!("{}/api/v1/enroll/batch", s.server.api);
