@@ -33,11 +33,34 @@ serial = "BP-0001"
 digests = ["sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
 "#;
 
-fn robot_folder(dir: &Path) {
+/// The manifest and the firmware file it names.
+fn manifest_folder(dir: &Path) {
     std::fs::create_dir_all(dir.join("firmware")).unwrap();
     std::fs::write(dir.join("firmware/main-controller.bin"), b"firmware v1").unwrap();
     std::fs::write(dir.join("manifest.toml"), MANIFEST).unwrap();
+}
+
+/// The manifest, its firmware file and a robot key made by `robotid`.
+fn robot_folder(dir: &Path) {
+    manifest_folder(dir);
     robotid(dir, &["key", "new", "--out", "robot.key"]).expect_code(0);
+}
+
+/// `robotid csr new` from `manifest.toml` and `robot.key` to `robot.csr`.
+fn csr_new(dir: &Path) -> robotid_tests::Run {
+    robotid(
+        dir,
+        &[
+            "csr",
+            "new",
+            "--manifest",
+            "manifest.toml",
+            "--key",
+            "robot.key",
+            "--out",
+            "robot.csr",
+        ],
+    )
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -482,23 +505,9 @@ fn csr_new_takes_keys_openssl_makes() {
     ] {
         let dir = tempdir();
         let d = dir.path();
-        std::fs::create_dir_all(d.join("firmware")).unwrap();
-        std::fs::write(d.join("firmware/main-controller.bin"), b"firmware v1").unwrap();
-        std::fs::write(d.join("manifest.toml"), MANIFEST).unwrap();
+        manifest_folder(d);
         run_in(d, "openssl", &args).expect_code(0);
-        let out = robotid(
-            d,
-            &[
-                "csr",
-                "new",
-                "--manifest",
-                "manifest.toml",
-                "--key",
-                "robot.key",
-                "--out",
-                "robot.csr",
-            ],
-        );
+        let out = csr_new(d);
         assert_eq!(out.code, 0, "{what}: {}{}", out.stdout, out.stderr);
         // OpenSSL checks the CSR's signature with the key's public half.
         let pubkey = run_in(d, "openssl", &["pkey", "-in", "robot.key", "-pubout"]).expect_code(0);
@@ -523,9 +532,7 @@ fn an_ec_key_without_its_curve_is_refused_with_the_reason() {
     }
     let dir = tempdir();
     let d = dir.path();
-    std::fs::create_dir_all(d.join("firmware")).unwrap();
-    std::fs::write(d.join("firmware/main-controller.bin"), b"firmware v1").unwrap();
-    std::fs::write(d.join("manifest.toml"), MANIFEST).unwrap();
+    manifest_folder(d);
     // `-param_enc explicit` writes the curve's parameters instead of its
     // name; RobotID only takes named curves.
     run_in(
@@ -544,19 +551,7 @@ fn an_ec_key_without_its_curve_is_refused_with_the_reason() {
         ],
     )
     .expect_code(0);
-    let out = robotid(
-        d,
-        &[
-            "csr",
-            "new",
-            "--manifest",
-            "manifest.toml",
-            "--key",
-            "robot.key",
-            "--out",
-            "robot.csr",
-        ],
-    );
+    let out = csr_new(d);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stderr.contains("robot.key") && out.stderr.contains("EC PRIVATE KEY"),
