@@ -177,39 +177,50 @@ pub(super) async fn certificate_changes_after(
             list.push(serial);
         }
     }
-    for chunk in revoked.chunks(super::batch::IN_CHUNK) {
-        let q = sql::query(format!(
-            "SELECT {RECORD_COLUMNS} FROM revocations WHERE serial_hex IN ({})",
-            sql.list(chunk.len(), 1)
-        ));
-        let rows = chunk
-            .iter()
-            .fold(q, |q, s| q.bind(s.as_str()))
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::db("change log: reading revocations"))?;
-        for row in &rows {
-            out.rows.push(record_from_row(row)?);
-        }
+    let select = format!("SELECT {RECORD_COLUMNS} FROM revocations WHERE serial_hex IN");
+    for row in &with_serials(
+        pool,
+        sql,
+        &select,
+        &revoked,
+        "change log: reading revocations",
+    )
+    .await?
+    {
+        out.rows.push(record_from_row(row)?);
     }
-    for chunk in superseded.chunks(super::batch::IN_CHUNK) {
-        let q = sql::query(format!(
-            "SELECT serial_hex, superseded_at FROM certificates \
-             WHERE superseded_at IS NOT NULL AND serial_hex IN ({})",
-            sql.list(chunk.len(), 1)
-        ));
-        let rows = chunk
-            .iter()
-            .fold(q, |q, s| q.bind(s.as_str()))
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::db("change log: reading supersessions"))?;
-        for row in &rows {
-            out.superseded.push(
-                (|| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))()
-                    .map_err(StoreError::db("change log: decoding supersessions"))?,
-            );
-        }
+    let select = "SELECT serial_hex, superseded_at FROM certificates \
+                  WHERE superseded_at IS NOT NULL AND serial_hex IN";
+    let what = "change log: reading supersessions";
+    for row in &with_serials(pool, sql, select, &superseded, what).await? {
+        out.superseded.push(
+            (|| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))()
+                .map_err(StoreError::db("change log: decoding supersessions"))?,
+        );
     }
     Ok(out)
+}
+
+/// The rows `select` (a query ending in `IN`) finds for `serials`, read in
+/// chunks of [`IN_CHUNK`](super::batch::IN_CHUNK) placeholders.
+async fn with_serials(
+    pool: &sqlx::AnyPool,
+    sql: super::sql::Dialect,
+    select: &str,
+    serials: &[String],
+    what: &'static str,
+) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in serials.chunks(super::batch::IN_CHUNK) {
+        let q = sql::query(format!("{select} ({})", sql.list(chunk.len(), 1)));
+        rows.extend(
+            chunk
+                .iter()
+                .fold(q, |q, s| q.bind(s.as_str()))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::db(what))?,
+        );
+    }
+    Ok(rows)
 }
